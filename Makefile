@@ -1,0 +1,66 @@
+# The two commands a new user needs: `make run` and `make test`. Everything installs itself
+# into .venv inside the repo on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 3000
+ORG ?= default
+SCOPES ?=
+
+.PHONY: help install run key test unit integration e2e contract lint format typecheck cfn-lint bench load fuzz clean
+
+help:
+	@echo "make run        start the local stack on http://127.0.0.1:$(PORT) (PORT= overrides)"
+	@echo "make test       install what is needed, lint, and run the whole suite"
+	@echo "make key ORG=<name> [SCOPES=a,b]   issue an API key (local stack, or a deployed one)"
+	@echo "make bench      print performance figures next to their targets"
+	@echo "make lint       ruff, mypy, cfn-lint"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	PORT=$(PORT) $(BIN)/telemetry-dev run --port $(PORT)
+
+key: $(STAMP)
+	$(BIN)/telemetry-dev key --org "$(ORG)" $(if $(SCOPES),--scopes "$(SCOPES)",)
+
+test: $(STAMP) lint
+	$(BIN)/pytest -q -n 2 --dist loadfile
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest -q tests/integration tests/devstack
+
+e2e: $(STAMP)
+	$(BIN)/pytest -q tests/e2e tests/contract
+
+lint: $(STAMP) cfn-lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+cfn-lint: $(STAMP)
+	$(BIN)/cfn-lint template.yaml
+
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+load: $(STAMP)
+	$(BIN)/pytest -q -m slow tests
+
+clean:
+	rm -rf $(VENV) .devstack .mypy_cache .ruff_cache

@@ -1,0 +1,23 @@
+"""POST /v2/fleets/{placeId}/things/bulk: register many things; answers per item."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from telemetry.bootstrap import container
+from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.models.places import PlaceKind
+
+app = build_app()
+
+
+@app.post("/v2/fleets/<placeId>/things/bulk")
+def create_things(placeId: str, body: Annotated[Any, Body()]) -> Response[str]:
+    """201 when every item was created, 207 Multi-Status when some were not (see each result)."""
+    result = container().things.create_bulk(principal(app), PlaceKind.fleet, placeId, body)
+    return json_response(201 if result.failed == 0 else 207, result)
+
+
+lambda_handler = entrypoint(app)

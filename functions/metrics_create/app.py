@@ -1,0 +1,18 @@
+"""POST /v2/definitions/metrics: create a metric definition."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
+from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.models.metrics import MetricCreate
+
+app = build_app()
+
+
+@app.post("/v2/definitions/metrics")
+def create_metric(body: MetricCreate) -> Response[str]:
+    return json_response(201, container().metrics.create(principal(app), body))
+
+
+lambda_handler = entrypoint(app)

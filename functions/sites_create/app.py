@@ -1,0 +1,18 @@
+"""POST /v2/sites: create a site."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
+from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.models.places import PlaceCreate, PlaceKind
+
+app = build_app()
+
+
+@app.post("/v2/sites")
+def create_site(body: PlaceCreate) -> Response[str]:
+    return json_response(201, container().places.create(principal(app), PlaceKind.site, body))
+
+
+lambda_handler = entrypoint(app)

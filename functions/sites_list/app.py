@@ -1,0 +1,25 @@
+"""GET /v2/sites: list sites, paginated."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from telemetry.bootstrap import container
+from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.models.places import PlaceKind
+
+app = build_app()
+
+
+@app.get("/v2/sites")
+def list_sites(
+    pageLimit: Annotated[int, Query(ge=1, le=500)] = 50,
+    continuationToken: Annotated[str | None, Query(max_length=4096)] = None,
+) -> Response[str]:
+    page = container().places.list(principal(app), PlaceKind.site, pageLimit, continuationToken)
+    return json_response(200, page)
+
+
+lambda_handler = entrypoint(app)

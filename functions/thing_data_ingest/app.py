@@ -1,0 +1,22 @@
+"""POST /v2/thing/{thingId}/data: validate frames and durably enqueue them (200 after SQS acks)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from aws_lambda_powertools.event_handler import Response
+
+from telemetry.bootstrap import container
+from telemetry.http.app import build_app, entrypoint, json_response, principal, raw_body
+from telemetry.services.ingest import MAX_BODY_BYTES
+
+app = build_app()
+
+
+@app.post("/v2/thing/<thingId>/data")
+def ingest_frames(thingId: str) -> Response[str]:
+    result = container().ingest.ingest(principal(app), thingId, raw_body(app))
+    return json_response(200, asdict(result))
+
+
+lambda_handler = entrypoint(app, max_body_bytes=MAX_BODY_BYTES)

@@ -1,0 +1,33 @@
+"""GET /v2/things/{thingId}/history: readings in a time range, optionally some metrics, paginated."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from telemetry.bootstrap import container
+from telemetry.http.app import build_app, entrypoint, json_response, principal
+
+app = build_app()
+
+
+@app.get("/v2/things/<thingId>/history")
+def history(
+    thingId: str,
+    start: Annotated[str | None, Query(max_length=64)] = None,
+    end: Annotated[str | None, Query(max_length=64)] = None,
+    metrics: Annotated[str | None, Query(max_length=4096)] = None,
+    order: Annotated[Literal["asc", "desc"], Query()] = "asc",
+    pageLimit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    continuationToken: Annotated[str | None, Query(max_length=4096)] = None,
+) -> Response[str]:
+    page = container().queries.history(
+        principal(app), thingId, start=start, end=end, metrics=metrics,
+        limit=pageLimit, cursor=continuationToken, order=order,
+    )
+    return json_response(200, page)
+
+
+lambda_handler = entrypoint(app)

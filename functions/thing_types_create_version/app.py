@@ -1,0 +1,18 @@
+"""POST /v2/definitions/thing-types/{thingTypeId}/versions: add a version."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
+from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.models.thing_types import ThingTypeVersionCreate
+
+app = build_app()
+
+
+@app.post("/v2/definitions/thing-types/<thingTypeId>/versions")
+def create_thing_type_version(thingTypeId: str, body: ThingTypeVersionCreate) -> Response[str]:
+    return json_response(201, container().thing_types.add_version(principal(app), thingTypeId, body))
+
+
+lambda_handler = entrypoint(app)

@@ -1,0 +1,26 @@
+"""Time helpers. All platform times are UTC; record times are epoch milliseconds."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def iso_from_ms(ms: int) -> str:
+    """``2024-01-15T10:30:05.123Z`` (milliseconds kept only when not zero)."""
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    if ms % 1000:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ms_from_iso(text: str) -> int:
+    """Parse an ISO 8601 timestamp. A value without an offset is taken as UTC."""
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000) if dt.microsecond % 1000 == 0 else round(dt.timestamp() * 1000)

@@ -1,0 +1,111 @@
+"""Typed domain errors.
+
+Every failure the domain can report is one of these. Adapters translate SDK errors into them;
+:mod:`telemetry.http.problems` (and each dialect's error module) is the one place that maps them
+to HTTP. ``reason`` is a stable machine-readable code used in problem ``type`` URIs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One invalid field: ``path`` locates it (list of keys/indexes), ``message`` says why."""
+
+    path: tuple[str | int, ...]
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": "/".join(str(p) for p in self.path), "message": self.message}
+
+
+class DomainError(Exception):
+    """Base class. ``reason`` is stable; ``detail`` is for humans."""
+
+    reason = "error"
+    title = "Error"
+
+    def __init__(self, detail: str = "", **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+
+class ValidationFailed(DomainError):
+    """Input is well-formed JSON but violates the contract. Carries every field error found."""
+
+    reason = "validation-error"
+    title = "Validation failed"
+
+    def __init__(self, errors: Sequence[FieldError], detail: str = "", reason: str | None = None) -> None:
+        self.errors = list(errors)
+        if reason:
+            self.reason = reason
+        first = self.errors[0] if self.errors else None
+        super().__init__(detail or (f"{'/'.join(map(str, first.path))}: {first.message}" if first else ""))
+
+    @classmethod
+    def single(cls, path: Sequence[str | int], message: str, reason: str | None = None) -> ValidationFailed:
+        return cls([FieldError(tuple(path), message)], reason=reason)
+
+
+class MalformedRequest(DomainError):
+    reason = "malformed-request"
+    title = "Malformed request"
+
+
+class PayloadTooLarge(DomainError):
+    reason = "payload-too-large"
+    title = "Payload too large"
+
+
+class Unauthenticated(DomainError):
+    reason = "unauthenticated"
+    title = "Missing or invalid credentials"
+
+
+class Forbidden(DomainError):
+    reason = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(DomainError):
+    """Also the answer for another organization's resource and for one outside a key's filter."""
+
+    reason = "not-found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    reason = "conflict"
+    title = "Conflict"
+
+
+class FailedDependency(DomainError):
+    reason = "failed-dependency"
+    title = "Failed dependency"
+
+
+class RateLimited(DomainError):
+    reason = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str = "", retry_after_seconds: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class Unavailable(DomainError):
+    """A dependency (queue, store) refused or failed; nothing was accepted."""
+
+    reason = "service-unavailable"
+    title = "Service unavailable"
+
+
+class NotSupported(DomainError):
+    reason = "not-supported"
+    title = "Not supported yet"

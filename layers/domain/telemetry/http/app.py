@@ -1,0 +1,145 @@
+"""The resolver factory every platform-API handler uses.
+
+A handler module is three things: ``app = build_app()``, one route function that calls a use
+case, and ``lambda_handler = entrypoint(app)``. Errors are never caught in handlers: the
+exception handlers registered here map them (via :mod:`telemetry.http.problems`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from pydantic import BaseModel
+
+from telemetry import errors as e
+from telemetry.http.problems import internal_error_body, problem_body, problem_response
+from telemetry.models.auth import Principal
+from telemetry.validation import error_from_pydantic
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+#: Default request body limit of the platform API (ingest endpoints set their own).
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj, default=_default).decode()
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json", exclude_none=True)
+    raise TypeError(f"not serializable: {type(obj).__name__}")
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
+    if isinstance(body, BaseModel):
+        text = body.model_dump_json(exclude_none=True)
+    else:
+        text = _dumps(body)
+    return Response(status_code=status, content_type="application/json", body=text, headers=headers or {})
+
+
+def _problem(err: e.DomainError, instance: str | None) -> Response[Any]:
+    status, headers, body = problem_response(err, instance)
+    return Response(status_code=status, headers=headers, body=body.decode())
+
+
+def build_app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True, serializer=_dumps)
+
+    @app.exception_handler(e.DomainError)
+    def _domain_error(err: e.DomainError) -> Response[Any]:
+        if isinstance(err, e.Unavailable):
+            logger.warning("dependency unavailable", extra={"detail": err.detail})
+        return _problem(err, app.current_event.path)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(err: RequestValidationError) -> Response[Any]:
+        raw = list(err.errors())
+        if any(x.get("type") == "json_invalid" for x in raw):
+            return _problem(e.MalformedRequest("the request body is not valid JSON"), app.current_event.path)
+        field_errors = []
+        for item in raw:
+            fe = error_from_pydantic(item)
+            path = fe.path[1:] if fe.path and fe.path[0] in ("body", "query", "path") else fe.path
+            if fe.path and fe.path[0] == "query":
+                path = ("query", *path)
+            field_errors.append(e.FieldError(tuple(path), fe.message))
+        return _problem(e.ValidationFailed(field_errors), app.current_event.path)
+
+    return app
+
+
+def raw_body(app: APIGatewayRestResolver) -> bytes:
+    """The request body as bytes, for endpoints that parse it themselves (the ingest hot path)."""
+    event = app.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        import base64
+
+        return base64.b64decode(body)
+    return body.encode()
+
+
+def principal(app: APIGatewayRestResolver) -> Principal:
+    """The caller, from the authorizer context API Gateway attached to the event."""
+    ctx = app.current_event.request_context.authorizer.get_context() or {}
+    org_id = ctx.get("orgId")
+    if not org_id:
+        # Only reachable if a route were deployed without the authorizer.
+        raise e.Unauthenticated("no authorizer context")
+    filters = orjson.loads(ctx.get("filters") or "{}")
+    return Principal(
+        org_id=str(org_id),
+        key_id=str(ctx.get("keyId", "")),
+        scopes=frozenset(filter(None, str(ctx.get("scopes", "")).split(","))),
+        place_filter=frozenset(filters.get("places", [])),
+        thing_filter=frozenset(filters.get("things", [])),
+    )
+
+
+def entrypoint(
+    app: APIGatewayRestResolver, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """Wrap the resolver as the Lambda handler: body-size limit, logging, metrics, tracing, and a
+    last-resort problem+json 500 that never leaks a stack trace."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics(capture_cold_start_metric=os.environ.get("POWERTOOLS_METRICS_DISABLED") != "true")
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        body = event.get("body") or ""
+        if event.get("isBase64Encoded"):
+            size = len(body) * 3 // 4
+        else:
+            size = len(body) if len(body) * 4 <= max_body_bytes else len(body.encode())
+        if size > max_body_bytes:
+            err = e.PayloadTooLarge(f"the request body exceeds {max_body_bytes} bytes")
+            return {
+                "statusCode": 413,
+                "headers": {"Content-Type": "application/problem+json"},
+                "body": orjson.dumps(problem_body(err, event.get("path"))).decode(),
+                "isBase64Encoded": False,
+            }
+        try:
+            return app.resolve(event, context)
+        except Exception:
+            logger.exception("unhandled error")
+            return {
+                "statusCode": 500,
+                "headers": {"Content-Type": "application/problem+json"},
+                "body": internal_error_body().decode(),
+                "isBase64Encoded": False,
+            }
+
+    return lambda_handler

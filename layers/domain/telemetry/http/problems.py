@@ -1,0 +1,72 @@
+"""The one place that maps domain errors to HTTP for the platform API (RFC 9457 problem+json).
+
+Dialects with their own documented error shapes (ambiquality, dakkio) have their own mapping
+functions here too, so that every error mapping lives in this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from telemetry import errors as e
+
+PROBLEM_TYPE_BASE = "urn:telemetry:problem:"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+_STATUS: dict[type[e.DomainError], int] = {
+    e.ValidationFailed: 400,
+    e.MalformedRequest: 400,
+    e.Unauthenticated: 401,
+    e.Forbidden: 403,
+    e.NotFound: 404,
+    e.Conflict: 409,
+    e.PayloadTooLarge: 413,
+    e.FailedDependency: 424,
+    e.RateLimited: 429,
+    e.NotSupported: 400,
+    e.Unavailable: 503,
+}
+
+
+def status_for(err: e.DomainError) -> int:
+    for cls in type(err).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+def problem_body(err: e.DomainError, instance: str | None = None) -> dict[str, Any]:
+    status = status_for(err)
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + err.reason,
+        "title": err.title,
+        "status": status,
+        "detail": err.detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if isinstance(err, e.ValidationFailed):
+        body["errors"] = [fe.as_dict() for fe in err.errors]
+    body.update(err.extra)
+    return body
+
+
+def problem_response(err: e.DomainError, instance: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) for a domain error."""
+    headers = {"Content-Type": PROBLEM_CONTENT_TYPE}
+    if isinstance(err, e.RateLimited):
+        headers["Retry-After"] = str(max(1, err.retry_after_seconds))
+    return status_for(err), headers, orjson.dumps(problem_body(err, instance))
+
+
+def internal_error_body() -> bytes:
+    return orjson.dumps(
+        {
+            "type": PROBLEM_TYPE_BASE + "internal-error",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "An unexpected error occurred; it has been logged.",
+        }
+    )

@@ -1,0 +1,23 @@
+"""Identifier generation. Prefixes follow the spec (``mdef_``, ``tdefi_``, ``tdef_``, ``tmpl_`` ...)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def new_id(prefix: str, length: int = 20) -> str:
+    """A random, URL-safe id such as ``mdef_k3j9...``: lowercase, unambiguous, not guessable."""
+    return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def new_object_id() -> str:
+    """A 24-hex MongoDB-style ObjectId (4-byte seconds, 5 random bytes, 3-byte counter)."""
+    return f"{int(time.time()):08x}{secrets.token_hex(5)}{secrets.randbelow(1 << 24):06x}"

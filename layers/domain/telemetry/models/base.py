@@ -1,0 +1,31 @@
+"""Shared pydantic configuration and paging."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class ApiModel(BaseModel):
+    """Input models refuse unknown fields so a typo is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, populate_by_name=True)
+
+
+class OutModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Page(OutModel, Generic[T]):
+    """A page of a list. ``continuationToken`` is absent on the last page."""
+
+    items: list[T]
+    continuationToken: str | None = None
+
+
+class PageRequest(ApiModel):
+    pageLimit: int = Field(default=50, ge=1, le=500)
+    continuationToken: str | None = None

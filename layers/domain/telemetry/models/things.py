@@ -1,0 +1,59 @@
+"""Things: devices registered in a place, bound to one thing type version for life."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.places import PlaceKind
+
+Scalar = str | int | float | bool
+
+
+class ThingCreate(ApiModel):
+    thingName: str = Field(min_length=1, max_length=256)
+    thingType: str | None = Field(default=None, max_length=256)
+    thingTypeId: str | None = Field(default=None, pattern=r"^tdefi_[a-z0-9]+$")
+    thingDescription: str | None = Field(default=None, max_length=2048)
+    manufacturer: str | None = Field(default=None, max_length=256)
+    model: str | None = Field(default=None, max_length=256)
+    serialNumber: str | None = Field(default=None, max_length=256)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    properties: dict[str, Scalar] = Field(default_factory=dict, max_length=200)
+
+
+class Thing(OutModel):
+    id: str
+    thingId: str
+    thingName: str
+    placeId: str
+    placeKind: PlaceKind
+    thingType: str | None = None
+    thingTypeId: str | None = None
+    thingTypeVersionId: str | None = None
+    thingDescription: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    serialNumber: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+    createdAt: str
+
+
+class BulkItemResult(OutModel):
+    index: int
+    status: int
+    thingId: str | None = None
+    thing: Thing | None = None
+    type: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class BulkResult(OutModel):
+    created: int
+    failed: int
+    results: list[BulkItemResult]

@@ -1,0 +1,194 @@
+"""Frames ingest (``POST /v2/thing/{thingId}/data``): validate, coerce, map names to ids, and
+durably enqueue ONE accepted batch. Nothing is enqueued unless every frame is valid.
+
+This is the hottest path of the platform: the loop below avoids per-value function calls for
+values that already have their metric's JSON type, and builds the columnar queue message
+(:class:`SeriesRows`) directly instead of an object per reading.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from telemetry.clock import now_ms
+from telemetry.errors import FieldError, MalformedRequest, PayloadTooLarge, ValidationFailed
+from telemetry.models.auth import Principal
+from telemetry.models.metrics import CoercionError, DataType, MetricDefinition, coerce_value
+from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
+from telemetry.ports.readings import ReadingQueue
+from telemetry.services.auth import require
+from telemetry.services.thing_context import ThingContext, ThingContextResolver
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_FRAMES = 10_000
+MAX_ERRORS_REPORTED = 100
+#: a timestamp more than this far in the future is refused (it is almost always seconds vs ms
+#: vs microseconds confusion or a device clock that was never set)
+MAX_FUTURE_MS = 24 * 3600 * 1000
+#: 1970-01-01 .. 9999-12-31
+MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS = 0, 253_402_300_799_999
+
+_FAST_TYPE: dict[DataType, type] = {
+    DataType.Double: float,
+    DataType.Int: int,
+    DataType.Bool: bool,
+    DataType.String: str,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    thingId: str
+    framesIngested: int
+    metrics: list[str]
+
+
+def accept_version() -> int:
+    """The version of everything accepted now: microseconds, so a later upsert always wins."""
+    return time.time_ns() // 1000
+
+
+def new_batch_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    metric: MetricDefinition
+    #: the Python type a JSON value may already have to be taken as-is (None: always coerce)
+    fast: type | None
+    coerce: Callable[[MetricDefinition, Any], Any]
+
+
+def _plans(ctx: ThingContext) -> dict[str, _Plan]:
+    plans: dict[str, _Plan] = {}
+    for key, metric in ctx.by_name.items():
+        fast = None if (metric.validRange or metric.enumValues) else _FAST_TYPE.get(metric.dataType)
+        plans[key] = _Plan(metric, fast, coerce_value)
+    return plans
+
+
+class FrameIngest:
+    def __init__(self, contexts: ThingContextResolver, queue: ReadingQueue) -> None:
+        self.contexts = contexts
+        self.queue = queue
+        #: thing id -> (the context the plans were made for, plans); replaced when the context is
+        self._plan_cache: dict[str, tuple[ThingContext, dict[str, _Plan]]] = {}
+
+    def ingest(self, principal: Principal, thing_id: str, body: bytes | str) -> IngestResult:
+        require(principal, "data:write")
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"the request body exceeds {MAX_BODY_BYTES} bytes")
+        ctx = self.contexts.resolve(principal, thing_id)
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise MalformedRequest("the request body is not valid JSON") from None
+        frames = _frames(doc)
+        cached = self._plan_cache.get(ctx.thing.id)
+        if cached is not None and cached[0] is ctx:
+            plans = cached[1]
+        else:
+            plans = _plans(ctx)
+            self._plan_cache[ctx.thing.id] = (ctx, plans)
+        rows, types, seen = _validate(frames, plans, now_ms() + MAX_FUTURE_MS)
+        batch = AcceptedBatch(
+            new_batch_id(),
+            principal.org_id,
+            groups=[SeriesRows(SeriesKind.THING, ctx.thing.id, accept_version(), types, rows)],
+        )
+        self.queue.enqueue(batch)
+        return IngestResult(thingId=ctx.thing.id, framesIngested=len(frames), metrics=seen)
+
+
+def _frames(doc: Any) -> list[Any]:
+    if not isinstance(doc, dict):
+        raise ValidationFailed.single([], "the body must be a JSON object with a 'frames' array")
+    unknown = [k for k in doc if k != "frames"]
+    if unknown:
+        raise ValidationFailed([FieldError((k,), "is not a known field") for k in unknown])
+    frames = doc.get("frames")
+    if not isinstance(frames, list):
+        raise ValidationFailed.single(["frames"], "is required and must be an array")
+    if not frames:
+        raise ValidationFailed.single(["frames"], "must contain at least one frame")
+    if len(frames) > MAX_FRAMES:
+        raise PayloadTooLarge(f"at most {MAX_FRAMES} frames per request; send {len(frames)} in several requests")
+    return frames
+
+
+def _validate(
+    frames: list[Any], plans: dict[str, _Plan], max_time: int
+) -> tuple[list[tuple[int, dict[str, Any]]], dict[str, DataType], list[str]]:
+    errors: list[FieldError] = []
+    rows: list[tuple[int, dict[str, Any]]] = []
+    by_time: dict[int, dict[str, Any]] = {}
+    types: dict[str, DataType] = {}
+    seen: dict[str, None] = {}
+    exact: dict[str, _Plan] = {}
+    for i, frame in enumerate(frames):
+        if type(frame) is not dict:
+            errors.append(FieldError(("frames", i), "must be an object with timestamp and metrics"))
+            continue
+        ts = frame.get("timestamp")
+        metrics = frame.get("metrics")
+        if len(frame) != 2:
+            errors.extend(FieldError(("frames", i, k), "is not a known field") for k in frame if k not in ("timestamp", "metrics"))
+        if type(ts) is not int:
+            errors.append(FieldError(("frames", i, "timestamp"), "is required: Unix epoch milliseconds (UTC), an integer"))
+        elif not MIN_TIMESTAMP_MS <= ts <= max_time:
+            errors.append(FieldError(("frames", i, "timestamp"), "is out of range: epoch milliseconds, not in the future"))
+        if type(metrics) is not dict or not metrics:
+            errors.append(FieldError(("frames", i, "metrics"), "must be an object with at least one metric"))
+            continue
+        values: dict[str, Any] = {}
+        for name, raw in metrics.items():
+            plan = exact.get(name)
+            if plan is None:
+                plan = plans.get(name.casefold())
+                if plan is None:
+                    errors.append(FieldError(("frames", i, "metrics", name), "is not a metric of the thing's type"))
+                    continue
+                exact[name] = plan
+            metric = plan.metric
+            mid = metric.id
+            if mid in values:
+                errors.append(FieldError(("frames", i, "metrics", name), "is given twice (names are case-insensitive)"))
+                continue
+            if type(raw) is plan.fast:
+                values[mid] = raw
+            else:
+                try:
+                    values[mid] = plan.coerce(metric, raw)
+                except CoercionError as exc:
+                    errors.append(FieldError(("frames", i, "metrics", name), str(exc)))
+                    continue
+            if mid not in types:
+                types[mid] = metric.dataType
+                seen[metric.name] = None
+        if errors:
+            if len(errors) >= MAX_ERRORS_REPORTED:
+                break
+            continue
+        assert type(ts) is int
+        previous = by_time.get(ts)
+        if previous is None:
+            by_time[ts] = values
+            rows.append((ts, values))
+        else:  # two frames with the same timestamp: one reading, later values win
+            previous.update(values)
+    if errors:
+        raise ValidationFailed(errors[:MAX_ERRORS_REPORTED], detail=_summary(errors))
+    return rows, types, list(seen)
+
+
+def _summary(errors: list[FieldError]) -> str:
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{'/'.join(map(str, first.path))}: {first.message}{more}; nothing was ingested"
