@@ -194,11 +194,16 @@ class DynamoDbItemStore:
             attrs["gsi1sk"] = {"S": item.gsi1sk or item.sk}
         if item.expires_at:
             attrs["expiresAt"] = {"N": str(item.expires_at)}
+        if item.expect is Expect.LEASE:
+            attrs["leaseUntil"] = {"N": str(item.lease_until)}
         put: dict[str, Any] = {"Item": attrs}
         if item.expect is Expect.NEW:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
         elif item.expect is Expect.EXISTS:
             put["ConditionExpression"] = "attribute_exists(pk)"
+        elif item.expect is Expect.LEASE:
+            put["ConditionExpression"] = "attribute_not_exists(pk) OR leaseUntil <= :now"
+            put["ExpressionAttributeValues"] = {":now": {"N": str(item.lease_now)}}
         elif item.expect is Expect.VERSION:
             if item.expected_ver == 0:
                 put["ConditionExpression"] = "attribute_not_exists(pk)"
@@ -223,6 +228,8 @@ def _condition_error(item: Item) -> Exception:
         return NotFound(f"{what} does not exist")
     if item.expect is Expect.VERSION:
         return Conflict(f"{what} was changed concurrently; retry")
+    if item.expect is Expect.LEASE:
+        return Conflict(f"{what} is held")
     return Conflict(f"{what} already exists")
 
 

@@ -14,6 +14,7 @@ from telemetry.ports.definitions import Expect, Item, Stored
 class InMemoryItemStore:
     def __init__(self) -> None:
         self._items: dict[tuple[str, str], tuple[Item, int]] = {}
+        self._leases: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self.reads = 0
 
@@ -35,6 +36,7 @@ class InMemoryItemStore:
                     Expect.NEW: current is None,
                     Expect.EXISTS: current is not None,
                     Expect.VERSION: (current[1] if current else 0) == item.expected_ver,
+                    Expect.LEASE: current is None or self._leases.get((item.pk, item.sk), 0) <= item.lease_now,
                 }[item.expect]
                 if not ok:
                     what = item.label or f"{item.pk}/{item.sk}"
@@ -42,10 +44,14 @@ class InMemoryItemStore:
                         raise NotFound(f"{what} does not exist")
                     if item.expect is Expect.VERSION:
                         raise Conflict(f"{what} was changed concurrently; retry")
+                    if item.expect is Expect.LEASE:
+                        raise Conflict(f"{what} is held")
                     raise Conflict(f"{what} already exists")
             for item in items:
                 ver = item.expected_ver + 1 if item.expect is Expect.VERSION else 1
                 self._items[(item.pk, item.sk)] = (copy.deepcopy(item), ver)
+                if item.expect is Expect.LEASE:
+                    self._leases[(item.pk, item.sk)] = item.lease_until
 
     def delete(self, pk: str, sk: str) -> None:
         with self._lock:

@@ -25,6 +25,9 @@ class Expect(Enum):
     NEW = "new"  #: the key must not exist (uniqueness); else Conflict
     EXISTS = "exists"  #: the key must exist; else NotFound
     VERSION = "version"  #: the stored ``ver`` must equal ``Item.expected_ver`` (or the item be absent if 0)
+    #: a lease (e.g. a rate-limit slot): absent, or its stored ``lease_until`` <= ``Item.lease_now``;
+    #: else Conflict. Atomic, so of two concurrent takers exactly one wins.
+    LEASE = "lease"
 
 
 @dataclass(slots=True)
@@ -37,6 +40,9 @@ class Item:
     expires_at: int | None = None  #: epoch seconds, for TTL
     expect: Expect = Expect.ANY
     expected_ver: int = 0
+    #: with Expect.LEASE: the lease's end (stored) and the caller's now (compared), any unit
+    lease_until: int = 0
+    lease_now: int = 0
     #: a human name for the Conflict message ("metric name 'soc'")
     label: str = ""
 
