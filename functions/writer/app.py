@@ -1,0 +1,47 @@
+"""Writer: SQS (accepted reading batches) -> ReadingStore, with partial batch failures.
+
+Each SQS record is one :class:`AcceptedBatch`. A record that fails (store down, transient
+refusal, poison) is reported in ``batchItemFailures`` so only it is redelivered; the queue's
+redrive policy moves it to the DLQ after maxReceiveCount. The store is built from the
+environment on first use (``READING_STORE``, ``READINGS_TABLE``, ``TIMESTREAM_*``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from telemetry.adapters.readings_factory import reading_store_from_env
+from telemetry.ports.readings import ReadingStore
+from telemetry.services.writer import PoisonMessage, process_sqs_record
+
+logger = Logger(service="writer")
+processor = BatchProcessor(event_type=EventType.SQS)
+_store: ReadingStore | None = None
+
+
+def _reading_store() -> ReadingStore:
+    global _store
+    if _store is None:
+        _store = reading_store_from_env()
+    return _store
+
+
+def record_handler(record: SQSRecord) -> None:
+    try:
+        outcome = process_sqs_record(_reading_store(), record.body)
+    except PoisonMessage as exc:
+        logger.error("poison message, left for the DLQ", message_id=record.message_id, detail=exc.detail)
+        raise
+    for detail in outcome.dead_letter_details():
+        logger.warning("record dead-lettered", message_id=record.message_id, batch_id=outcome.batch_id, **detail)
+    logger.debug("batch written", batch_id=outcome.batch_id, written=outcome.written)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return dict(
+        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    )

@@ -1,0 +1,426 @@
+"""ReadingStore on one DynamoDB table (``pk`` S, ``sk`` S, no indexes).
+
+Item layout
+-----------
+``pk = {org}#{kind}#{series}`` (``%`` and ``#`` in org/series are percent-encoded, so two tenants'
+keys can never collide and every key starts with the organization).
+
+* one **time item** per (series, time, version): ``sk = T#{time:015d}#{version:020d}``
+  with ``t`` (N, epoch ms), ``v`` (N, version), ``m`` (M: measure name -> ``{"t": type, "v": value}``)
+  and ``d`` (M of S, custom dimensions; omitted when empty);
+* one **latest item** per series: ``sk = LATEST``, same attributes, a copy of the record with the
+  greatest (time, version). ``LATEST`` sorts after every ``T#`` key, so range queries never see it.
+
+Measures are stored typed with the low-level client, so no ``Decimal`` is involved: Int is ``N``
+from ``str(int)`` and reads back with ``int()``; Double is ``N`` from ``repr(float)`` (the shortest
+text that round-trips, well inside DynamoDB's 38 digits) and reads back with ``float()``, except
+magnitudes outside DynamoDB's number range (below 1e-130, 1e126 and above) which are kept as
+``S`` of ``repr``; Bool is ``BOOL``; String is ``S``; Json is ``S`` holding JSON text.
+
+Why the version is part of the sort key (version upserts with BatchWriteItem)
+-----------------------------------------------------------------------------
+BatchWriteItem (25 puts per call) cannot carry a condition, so with ``sk = T#{time}`` a late,
+LOWER version (an older message redelivered after a newer one for the same series and time;
+SQS standard queues do not order) would silently overwrite the higher one. Conditional PutItem
+fixes that at one call per record (25x the calls); TransactWriteItems (100 conditional puts)
+costs twice the write capacity, cancels the whole transaction on one failed condition, and
+conflicts with concurrent transactions on the same items.
+
+Instead each version gets its own item and readers keep the highest version per time. Then:
+
+* a redelivery (same version, hence the same key and the same content) rewrites an identical
+  item: idempotent;
+* a higher version adds an item that wins on every read: "replaces";
+* a lower version adds an item that loses on every read: it never overwrites, whatever the
+  order or concurrency of writers, with no condition and no read-before-write.
+
+The costs, honestly: a superseded version stays in the table (a storage cost only for the rare
+rewrite of the same series and time with a new version, e.g. a client resending readings; a
+TTL or a compaction job could reclaim it), and readers read and drop it. Writes stay at
+``ceil(n / 25)`` BatchWriteItem calls (UnprocessedItems are retried with exponential backoff and
+jitter) plus ONE conditional PutItem per series per ``write`` call for the latest item, whose
+condition ``attribute_not_exists(pk) OR t < :t OR (t = :t AND v <= :v)`` makes it move only
+forward; ConditionalCheckFailed there means "already newer" and is not an error.
+
+Failures: throttling that outlasts botocore's retries, a missing table, connection errors and
+any other ClientError/BotoCoreError become :class:`telemetry.errors.Unavailable`. A
+ValidationException on a batch (e.g. an item over 400 KB slipped past the size estimate) is
+narrowed down by writing that batch's items one per call; the item DynamoDB still refuses is
+returned as a non-retryable rejection. UnprocessedItems left after the retries are returned as
+retryable rejections.
+
+Cursors are the base64 of the last consumed ``sk``; the ``pk`` is rebuilt from the caller's org,
+so a tampered cursor cannot leave the caller's series, and a malformed one is a
+``ValidationFailed`` on ``continuationToken``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time as _time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from telemetry.adapters.memory_readings import (
+    MAX_TIME,
+    check_limit,
+    compute_aggregates,
+    decode_cursor,
+    encode_cursor,
+    project,
+    record_problem,
+)
+from telemetry.errors import Unavailable, ValidationFailed
+from telemetry.models.metrics import Aggregation, DataType
+from telemetry.models.readings import AggregateRow, Measure, Record, RejectedRecord, SeriesKind
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+Item = dict[str, Any]
+
+LATEST_SK = "LATEST"
+MAX_ITEM_BYTES = 400 * 1024
+_CURSOR = re.compile(r"T#\d{15}#\d{20}")
+_LATEST_CONDITION = "attribute_not_exists(pk) OR #t < :t OR (#t = :t AND #v <= :v)"
+_DYNAMO_NUMBER_MIN, _DYNAMO_NUMBER_MAX = 1e-130, 1e126
+
+
+def _escape(part: str) -> str:
+    return part.replace("%", "%25").replace("#", "%23")
+
+
+def series_pk(org_id: str, kind: SeriesKind, series_id: str) -> str:
+    return f"{_escape(org_id)}#{kind.value}#{_escape(series_id)}"
+
+
+def time_sk(time: int, version: int) -> str:
+    return f"T#{time:015d}#{version:020d}"
+
+
+def _encode_value(measure: Measure) -> dict[str, Any]:
+    value, dtype = measure.value, measure.type
+    if dtype is DataType.Double:
+        number = float(value)
+        if number == 0 or _DYNAMO_NUMBER_MIN <= abs(number) < _DYNAMO_NUMBER_MAX:
+            return {"N": repr(number)}
+        return {"S": repr(number)}
+    if dtype is DataType.Int:
+        return {"N": str(int(value))}
+    if dtype is DataType.Bool:
+        return {"BOOL": bool(value)}
+    if dtype is DataType.String:
+        return {"S": value}
+    return {"S": orjson.dumps(value).decode()}
+
+
+def _decode_value(dtype: DataType, raw: Mapping[str, Any]) -> Any:
+    if dtype is DataType.Double:
+        return float(raw["N"] if "N" in raw else raw["S"])
+    if dtype is DataType.Int:
+        return int(raw["N"])
+    if dtype is DataType.Bool:
+        return bool(raw["BOOL"])
+    if dtype is DataType.String:
+        return raw["S"]
+    return orjson.loads(raw["S"])
+
+
+def _attributes(record: Record) -> Item:
+    item: Item = {
+        "t": {"N": str(record.time)},
+        "v": {"N": str(record.version)},
+        "m": {
+            "M": {name: {"M": {"t": {"S": m.type.value}, "v": _encode_value(m)}} for name, m in record.measures.items()}
+        },
+    }
+    if record.dimensions:
+        item["d"] = {"M": {k: {"S": v} for k, v in record.dimensions.items()}}
+    return item
+
+
+def _record(org_id: str, kind: SeriesKind, series_id: str, item: Mapping[str, Any]) -> Record:
+    measures: dict[str, Measure] = {}
+    for name, raw in item["m"]["M"].items():
+        dtype = DataType(raw["M"]["t"]["S"])
+        measures[name] = Measure(dtype, _decode_value(dtype, raw["M"]["v"]))
+    dims = {k: v["S"] for k, v in item.get("d", {}).get("M", {}).items()}
+    return Record(
+        org_id=org_id,
+        kind=kind,
+        series_id=series_id,
+        time=int(item["t"]["N"]),
+        measures=measures,
+        version=int(item["v"]["N"]),
+        dimensions=dims,
+    )
+
+
+def _value_size(value: Mapping[str, Any]) -> int:
+    """DynamoDB's size rules, slightly pessimistic (numbers: about one byte per two digits)."""
+    ((kind, content),) = value.items()
+    if kind == "S":
+        return len(content.encode())
+    if kind == "N":
+        return len(content) // 2 + 2
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in content.items())
+    return 1
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", type(exc).__name__))
+
+
+class _Entry:
+    """One distinct item to put, and the indexes (in the caller's list) of the records it carries."""
+
+    __slots__ = ("indexes", "item")
+
+    def __init__(self, index: int, item: Item) -> None:
+        self.indexes = [index]
+        self.item = item
+
+
+class DynamoDbReadingStore:
+    max_batch_size = 25
+
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient | None = None,
+        *,
+        max_attempts: int = 8,
+        base_delay: float = 0.05,
+        sleep: Callable[[float], None] = _time.sleep,
+    ) -> None:
+        self.table_name = table_name
+        self._client = client
+        self._max_attempts = max_attempts
+        self._base_delay = base_delay
+        self._sleep = sleep
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            self._client = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+        return self._client
+
+    def _call(self, operation: str, passthrough: tuple[str, ...] = (), **kwargs: Any) -> Any:
+        """Call the client; SDK failures become Unavailable, except error codes in ``passthrough``."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self.client, operation)(**kwargs)
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in passthrough:
+                raise
+            raise Unavailable(f"DynamoDB {operation} failed: {code}") from exc
+        except BotoCoreError as exc:
+            raise Unavailable(f"DynamoDB {operation} failed: {type(exc).__name__}") from exc
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def write(self, records: Sequence[Record]) -> list[RejectedRecord]:
+        rejected: list[RejectedRecord] = []
+        entries: dict[tuple[str, str], _Entry] = {}
+        for index, record in enumerate(records):
+            problem = record_problem(record)
+            if problem is None:
+                item = {
+                    "pk": {"S": series_pk(record.org_id, record.kind, record.series_id)},
+                    "sk": {"S": time_sk(record.time, record.version)},
+                    **_attributes(record),
+                }
+                if item_size(item) > MAX_ITEM_BYTES:
+                    problem = "record is larger than DynamoDB's 400 KB item limit"
+            if problem:
+                rejected.append(RejectedRecord(index, problem, retryable=False))
+                continue
+            key = (item["pk"]["S"], item["sk"]["S"])
+            if key in entries:  # same series, time and version: the same record twice in one call
+                entries[key].indexes.append(index)
+            else:
+                entries[key] = _Entry(index, item)
+        pending = list(entries.values())
+        for start in range(0, len(pending), self.max_batch_size):
+            rejected.extend(self._put_batch(pending[start : start + self.max_batch_size]))
+        refused = {r.index for r in rejected}
+        self._advance_latest([r for i, r in enumerate(records) if i not in refused])
+        return sorted(rejected, key=lambda r: r.index)
+
+    def _put_batch(self, batch: list[_Entry]) -> list[RejectedRecord]:
+        from botocore.exceptions import ClientError
+
+        by_key = {(e.item["pk"]["S"], e.item["sk"]["S"]): e for e in batch}
+        pending = batch
+        for attempt in range(1, self._max_attempts + 1):
+            requests = [{"PutRequest": {"Item": e.item}} for e in pending]
+            try:
+                response = self._call(
+                    "batch_write_item", ("ValidationException",), RequestItems={self.table_name: requests}
+                )
+            except ClientError as exc:  # ValidationException: isolate the item DynamoDB refuses
+                if len(pending) == 1:
+                    reason = exc.response.get("Error", {}).get("Message", "refused by DynamoDB")
+                    return [
+                        RejectedRecord(i, f"DynamoDB refused the item: {reason}", False) for i in pending[0].indexes
+                    ]
+                out: list[RejectedRecord] = []
+                for entry in pending:
+                    out.extend(self._put_batch([entry]))
+                return out
+            unprocessed = response.get("UnprocessedItems", {}).get(self.table_name, [])
+            if not unprocessed:
+                return []
+            pending = [
+                by_key[(u["PutRequest"]["Item"]["pk"]["S"], u["PutRequest"]["Item"]["sk"]["S"])] for u in unprocessed
+            ]
+            if attempt < self._max_attempts:
+                self._sleep(self._backoff(attempt))
+        reason = f"still unprocessed (throttled) after {self._max_attempts} BatchWriteItem attempts"
+        return [RejectedRecord(i, reason, retryable=True) for e in pending for i in e.indexes]
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter, capped at 2 s."""
+        return random.uniform(0, min(2.0, self._base_delay * 2 ** (attempt - 1)))
+
+    def _advance_latest(self, records: Sequence[Record]) -> None:
+        """One conditional put per series: the newest (time, version) of this call, if newer than stored."""
+        from botocore.exceptions import ClientError
+
+        newest: dict[str, Record] = {}
+        for record in records:
+            pk = series_pk(record.org_id, record.kind, record.series_id)
+            current = newest.get(pk)
+            if current is None or (current.time, current.version) < (record.time, record.version):
+                newest[pk] = record
+        for pk, record in newest.items():
+            try:
+                self._call(
+                    "put_item",
+                    ("ConditionalCheckFailedException",),
+                    TableName=self.table_name,
+                    Item={"pk": {"S": pk}, "sk": {"S": LATEST_SK}, **_attributes(record)},
+                    ConditionExpression=_LATEST_CONDITION,
+                    ExpressionAttributeNames={"#t": "t", "#v": "v"},
+                    ExpressionAttributeValues={":t": {"N": str(record.time)}, ":v": {"N": str(record.version)}},
+                )
+            except ClientError as exc:
+                if _error_code(exc) != "ConditionalCheckFailedException":
+                    raise Unavailable(f"DynamoDB put_item failed: {_error_code(exc)}") from exc
+                # the stored latest is already newer: a backfill, or a redelivery of an older message
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def latest(self, org_id: str, kind: SeriesKind, series_id: str) -> Record | None:
+        response = self._call(
+            "get_item",
+            TableName=self.table_name,
+            Key={"pk": {"S": series_pk(org_id, kind, series_id)}, "sk": {"S": LATEST_SK}},
+        )
+        item = response.get("Item")
+        return _record(org_id, kind, series_id, item) if item else None
+
+    def _items(
+        self,
+        pk: str,
+        start: int,
+        end: int,
+        descending: bool = False,
+        after_sk: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Item]:
+        """Time items with ``start <= t < end`` in sk order, following LastEvaluatedKey."""
+        low, high = max(start, 0), min(end - 1, MAX_TIME)
+        if low > high:
+            return
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": pk},
+                ":lo": {"S": f"T#{low:015d}#"},
+                ":hi": {"S": f"T#{high:015d}#~"},
+            },
+            "ScanIndexForward": not descending,
+        }
+        if page_size:
+            kwargs["Limit"] = page_size
+        if after_sk:
+            kwargs["ExclusiveStartKey"] = {"pk": {"S": pk}, "sk": {"S": after_sk}}
+        while True:
+            response = self._call("query", **kwargs)
+            yield from response.get("Items", [])
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def _winners(self, items: Iterator[Item]) -> Iterator[tuple[Item, str]]:
+        """Collapse consecutive items of one time to the highest version; yields (item, last sk of the time)."""
+        group: list[Item] = []
+        for item in items:
+            if group and item["t"]["N"] != group[0]["t"]["N"]:
+                yield max(group, key=lambda i: int(i["v"]["N"])), group[-1]["sk"]["S"]
+                group = []
+            group.append(item)
+        if group:
+            yield max(group, key=lambda i: int(i["v"]["N"])), group[-1]["sk"]["S"]
+
+    def history(
+        self,
+        org_id: str,
+        kind: SeriesKind,
+        series_id: str,
+        start: int,
+        end: int,
+        measures: Sequence[str] | None = None,
+        limit: int = 1000,
+        cursor: str | None = None,
+        descending: bool = False,
+    ) -> tuple[list[Record], str | None]:
+        check_limit(limit)
+        after_sk = None
+        if cursor:
+            after_sk = decode_cursor(cursor, _CURSOR)
+            if not start <= int(after_sk[2:17]) < end:
+                raise ValidationFailed.single(["continuationToken"], "does not belong to this time range")
+        pk = series_pk(org_id, kind, series_id)
+        items = self._items(pk, start, end, descending, after_sk, page_size=min(limit + 1, 1000))
+        page: list[Record] = []
+        last_sk: str | None = None
+        for item, group_last_sk in self._winners(items):
+            if len(page) == limit:  # one more time exists beyond the page
+                return page, encode_cursor(last_sk) if last_sk else None
+            record = project(_record(org_id, kind, series_id, item), measures)
+            last_sk = group_last_sk
+            if record is not None:
+                page.append(record)
+        return page, None
+
+    def aggregate(
+        self,
+        org_id: str,
+        kind: SeriesKind,
+        series_id: str,
+        start: int,
+        end: int,
+        interval_ms: int,
+        aggregations: Mapping[str, Aggregation],
+    ) -> list[AggregateRow]:
+        pk = series_pk(org_id, kind, series_id)
+        records = (_record(org_id, kind, series_id, item) for item, _ in self._winners(self._items(pk, start, end)))
+        return compute_aggregates(records, start, end, interval_ms, aggregations)

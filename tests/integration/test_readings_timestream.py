@@ -1,0 +1,393 @@
+"""TimestreamReadingStore: WriteRecords on moto; SQL, result parsing and RejectedRecords via Stubber.
+
+moto stores WriteRecords payloads but does not run Timestream SQL nor reject records, so the SQL
+we generate, the parsing of Query results and the RejectedRecordsException handling are checked
+against botocore's Stubber (which validates every request and response against the API model).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.timestreamwrite.models import timestreamwrite_backends
+from telemetry.adapters.readings_timestream import TimestreamReadingStore, classify_rejection, parse_timestamp
+from telemetry.errors import Unavailable, ValidationFailed
+from telemetry.models.metrics import Aggregation, DataType
+from telemetry.models.readings import Measure, Record, SeriesKind
+
+DB, TABLE, ORG = "telemetry", "readings", "org_a"
+KIND = SeriesKind.SENSOR
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def rec(time: int, version: int = 1, series: str = "s1", **measures: Measure) -> Record:
+    return Record(ORG, KIND, series, time, measures or {"temp": Measure(DataType.Double, 1.5)}, version)
+
+
+def stubbed_store() -> tuple[TimestreamReadingStore, Any, Any]:
+    # an explicit endpoint turns endpoint discovery off, so the Stubber sees only our calls
+    write = boto3.client("timestream-write", region_name="us-east-1", endpoint_url="https://ingest.example")
+    query = boto3.client("timestream-query", region_name="us-east-1", endpoint_url="https://query.example")
+    return TimestreamReadingStore(DB, TABLE, write, query, sleep=lambda _: None), write, query
+
+
+def captured_sql(query_client: Any) -> list[str]:
+    sql: list[str] = []
+    query_client.meta.events.register(
+        "before-parameter-build.timestream-query.Query", lambda params, **_: sql.append(params["QueryString"])
+    )
+    return sql
+
+
+# --- writes on moto ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def moto_store() -> Iterator[tuple[TimestreamReadingStore, Counter[str]]]:
+    with mock_aws():
+        client = boto3.client("timestream-write", region_name="us-east-1")
+        client.create_database(DatabaseName=DB)
+        client.create_table(DatabaseName=DB, TableName=TABLE)
+        calls: Counter[str] = Counter()
+        client.meta.events.register("before-call.timestream-write.WriteRecords", lambda **_: calls.update(["w"]))
+        yield TimestreamReadingStore(DB, TABLE, write_client=client), calls
+
+
+def stored_records() -> list[dict[str, Any]]:
+    backend = timestreamwrite_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    return list(backend.databases[DB].tables[TABLE].records)
+
+
+def test_writes_multi_measure_records_in_batches_of_100(moto_store: Any) -> None:
+    store, calls = moto_store
+    measures = {
+        "temp": Measure(DataType.Double, 21.25),
+        "count": Measure(DataType.Int, 7),
+        "on": Measure(DataType.Bool, True),
+        "label": Measure(DataType.String, "a'b"),
+        "cfg": Measure(DataType.Json, {"k": [1, 2]}),
+    }
+    records = [Record(ORG, KIND, "s1", 1_700_000_000_000 + t, measures, 42, {"site": "n"}) for t in range(250)]
+
+    assert store.write(records) == []
+
+    assert calls["w"] == 3
+    first = stored_records()[0]
+    assert first["MeasureValueType"] == "MULTI" and first["TimeUnit"] == "MILLISECONDS"
+    assert first["Time"] == "1700000000000" and first["Version"] == 42 and first["MeasureName"] == "reading"
+    assert {d["Name"]: d["Value"] for d in first["Dimensions"]} == {
+        "_org": ORG,
+        "_kind": "sensor",
+        "_series": "s1",
+        "_d_site": "n",
+    }
+    assert {(m["Name"], m["Type"], m["Value"]) for m in first["MeasureValues"]} == {
+        ("temp", "DOUBLE", "21.25"),
+        ("count", "BIGINT", "7"),
+        ("on", "BOOLEAN", "true"),
+        ("label", "VARCHAR", "a'b"),
+        ("cfg", "VARCHAR", '{"k":[1,2]}'),
+        ("_version", "BIGINT", "42"),
+        ("_json", "VARCHAR", '["cfg"]'),
+    }
+
+
+def test_invalid_records_are_dead_lettered_without_a_call(moto_store: Any) -> None:
+    store, calls = moto_store
+    rejected = store.write([rec(1, ts_x=Measure(DataType.Int, 1)), rec(2, v=Measure(DataType.Int, 1.5))])
+    assert [(r.index, r.retryable) for r in rejected] == [(0, False), (1, False)]
+    assert calls["w"] == 0
+
+
+def test_missing_table_is_unavailable(moto_store: Any) -> None:
+    store, _ = moto_store
+    other = TimestreamReadingStore(DB, "nope", write_client=store.write_client)
+    with pytest.raises(Unavailable):
+        other.write([rec(1)])
+
+
+def test_default_clients_honour_aws_endpoint_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    store = TimestreamReadingStore(DB, TABLE)
+    assert store.write_client.meta.endpoint_url == "http://127.0.0.1:4566"
+    assert store.query_client.meta.endpoint_url == "http://127.0.0.1:4566"
+
+
+def test_invalid_database_name_is_refused_at_construction() -> None:
+    with pytest.raises(ValueError):
+        TimestreamReadingStore('db"; DROP', TABLE)
+
+
+# --- RejectedRecordsException ---------------------------------------------------------------
+
+
+def rejected(*entries: dict[str, Any]) -> dict[str, Any]:
+    return {"RejectedRecords": list(entries)}
+
+
+def test_rejected_records_retry_dead_letter_or_succeed() -> None:
+    store, write, _ = stubbed_store()
+    records = [rec(t, version=10) for t in range(5)]
+    with Stubber(write) as stub:
+        stub.add_client_error(
+            "write_records",
+            "RejectedRecordsException",
+            "One or more records have been rejected.",
+            http_status_code=419,
+            modeled_fields=rejected(
+                {"RecordIndex": 0, "Reason": "A record with a higher version exists.", "ExistingVersion": 11},
+                {"RecordIndex": 1, "Reason": "Rate of requests exceeded: throttled"},
+                {"RecordIndex": 2, "Reason": "The record timestamp is outside the time range of the memory store."},
+                {"RecordIndex": 4, "Reason": "Something nobody documented"},
+            ),
+        )
+        # the retry carries exactly the retryable ones (indexes 1 and 4), in order
+        retry_params = {"DatabaseName": DB, "TableName": TABLE, "Records": ANY}
+        stub.add_response("write_records", {"RecordsIngested": {"Total": 2}}, retry_params)
+        sent: list[list[str]] = []
+        write.meta.events.register(
+            "before-parameter-build.timestream-write.WriteRecords",
+            lambda params, **_: sent.append([r["Time"] for r in params["Records"]]),
+        )
+        result = store.write(records)
+        stub.assert_no_pending_responses()
+    assert [(r.index, r.retryable) for r in result] == [(2, False)]
+    assert "outside the time range" in result[0].reason
+    assert sent == [["0", "1", "2", "3", "4"], ["1", "4"]]
+
+
+def test_retryable_rejections_left_after_the_retries_are_returned_as_retryable() -> None:
+    store, write, _ = stubbed_store()
+    with Stubber(write) as stub:
+        for _ in range(4):
+            stub.add_client_error(
+                "write_records",
+                "RejectedRecordsException",
+                http_status_code=419,
+                modeled_fields=rejected({"RecordIndex": 0, "Reason": "Internal error, try again"}),
+            )
+        result = store.write([rec(1), rec(2)])
+    assert [(r.index, r.retryable) for r in result] == [(0, True)]
+
+
+@pytest.mark.parametrize(
+    ("reason", "existing", "verdict"),
+    [
+        ("duplicate record", 5, None),  # same version already stored: idempotent success
+        ("duplicate record", 4, True),
+        ("ThrottlingException", None, True),
+        ("Measure value type mismatch with the existing column", None, False),
+        ("record exceeds the maximum number of dimensions limit", None, False),
+        ("The record timestamp is outside the retention period", None, False),
+    ],
+)
+def test_classify_rejection(reason: str, existing: int | None, verdict: bool | None) -> None:
+    assert classify_rejection(reason, existing, 5) is verdict
+
+
+def test_throttled_request_is_unavailable() -> None:
+    store, write, _ = stubbed_store()
+    with Stubber(write) as stub:
+        stub.add_client_error("write_records", "ThrottlingException", http_status_code=429)
+        with pytest.raises(Unavailable):
+            store.write([rec(1)])
+
+
+# --- queries --------------------------------------------------------------------------------
+
+
+def column(name: str, scalar: str) -> dict[str, Any]:
+    return {"Name": name, "Type": {"ScalarType": scalar}}
+
+
+def datum(value: str | None) -> dict[str, Any]:
+    return {"NullValue": True} if value is None else {"ScalarValue": value}
+
+
+STAR_COLUMNS = [
+    column("_org", "VARCHAR"),
+    column("_kind", "VARCHAR"),
+    column("_series", "VARCHAR"),
+    column("_d_site", "VARCHAR"),
+    column("measure_name", "VARCHAR"),
+    column("time", "TIMESTAMP"),
+    column("temp", "DOUBLE"),
+    column("count", "BIGINT"),
+    column("on", "BOOLEAN"),
+    column("label", "VARCHAR"),
+    column("cfg", "VARCHAR"),
+    column("_version", "BIGINT"),
+    column("_json", "VARCHAR"),
+]
+
+
+def star_row(time: str, temp: str | None, site: str | None = "n", cfg: str | None = '{"k":[1]}') -> dict[str, Any]:
+    values = [ORG, "sensor", "o'brien", site, "reading", time, temp, "7", "true", "x", cfg, "42"]
+    values.append('["cfg"]' if cfg else None)
+    return {"Data": [datum(v) for v in values]}
+
+
+def test_latest_escapes_ids_and_parses_the_typed_row() -> None:
+    store, _, query = stubbed_store()
+    sql = captured_sql(query)
+    with Stubber(query) as stub:
+        stub.add_response(
+            "query",
+            {"QueryId": "q1", "ColumnInfo": STAR_COLUMNS, "Rows": [star_row("2023-11-14 22:13:20.250000000", "21.5")]},
+        )
+        latest = store.latest(ORG, KIND, "o'brien")
+    assert sql == [
+        'SELECT * FROM "telemetry"."readings" WHERE "_org" = \'org_a\' AND "_kind" = \'sensor\''
+        " AND \"_series\" = 'o''brien' AND measure_name = 'reading' ORDER BY time DESC LIMIT 1"
+    ]
+    assert latest == Record(
+        ORG,
+        KIND,
+        "o'brien",
+        1_700_000_000_250,
+        {
+            "temp": Measure(DataType.Double, 21.5),
+            "count": Measure(DataType.Int, 7),
+            "on": Measure(DataType.Bool, True),
+            "label": Measure(DataType.String, "x"),
+            "cfg": Measure(DataType.Json, {"k": [1]}),
+        },
+        42,
+        {"site": "n"},
+    )
+
+
+def test_latest_of_an_unknown_series_is_none() -> None:
+    store, _, query = stubbed_store()
+    with Stubber(query) as stub:
+        stub.add_response("query", {"QueryId": "q", "ColumnInfo": STAR_COLUMNS, "Rows": []})
+        assert store.latest(ORG, KIND, "none") is None
+
+
+def test_history_pages_with_next_token_and_filters_measures() -> None:
+    store, _, query = stubbed_store()
+    sql = captured_sql(query)
+    with Stubber(query) as stub:
+        stub.add_response(
+            "query",
+            {"QueryId": "q", "ColumnInfo": STAR_COLUMNS, "Rows": [], "NextToken": "t0"},
+            {"QueryString": ANY, "MaxRows": 2},
+        )
+        stub.add_response(
+            "query",
+            {
+                "QueryId": "q",
+                "ColumnInfo": STAR_COLUMNS,
+                "Rows": [star_row("2023-11-14 22:13:20.000000000", "1.0"), star_row("2023-11-14 22:13:21", None)],
+                "NextToken": "tok/1+",
+            },
+            {"QueryString": ANY, "MaxRows": 2, "NextToken": "t0"},
+        )
+        page, cursor = store.history(ORG, KIND, "o'brien", 1000, 2000, measures=["temp"], limit=2, descending=True)
+        stub.add_response(
+            "query",
+            {"QueryId": "q", "ColumnInfo": STAR_COLUMNS, "Rows": [star_row("2023-11-14 22:13:22.5", "3.0")]},
+            {"QueryString": ANY, "MaxRows": 2, "NextToken": "tok/1+"},
+        )
+        page2, cursor2 = store.history(
+            ORG, KIND, "o'brien", 1000, 2000, measures=["temp"], limit=2, descending=True, cursor=cursor
+        )
+        stub.assert_no_pending_responses()
+    assert "time >= from_milliseconds(1000) AND time < from_milliseconds(2000) ORDER BY time DESC" in sql[0]
+    assert len(set(sql)) == 1  # a NextToken must be replayed with the identical query text
+    assert [(r.time, dict(r.measures)) for r in page] == [(1_700_000_000_000, {"temp": Measure(DataType.Double, 1.0)})]
+    assert cursor and base64.urlsafe_b64decode(cursor + "==").decode() == "tok/1+"
+    assert [r.time for r in page2] == [1_700_000_002_500] and cursor2 is None
+
+
+def test_bad_or_foreign_cursor_is_a_validation_error() -> None:
+    store, _, query = stubbed_store()
+    with pytest.raises(ValidationFailed):
+        store.history(ORG, KIND, "s1", 0, 10, cursor="***")
+    with Stubber(query) as stub:
+        stub.add_client_error("query", "ValidationException", "Invalid next token")
+        with pytest.raises(ValidationFailed) as info:
+            store.history(ORG, KIND, "s1", 0, 10, cursor=base64.urlsafe_b64encode(b"someone-elses").decode())
+    assert info.value.errors[0].path == ("continuationToken",)
+
+
+def test_aggregate_sql_and_parsing() -> None:
+    store, _, query = stubbed_store()
+    sql = captured_sql(query)
+    aggregations = {
+        "temp": Aggregation.Avg,
+        "count": Aggregation.Sum,
+        "on": Aggregation.Count,
+        "label": Aggregation.Last,
+        "lo": Aggregation.Min,
+        "hi": Aggregation.Max,
+        "first": Aggregation.First,
+    }
+    columns = [column("_bucket", "BIGINT")] + [
+        column(f"a{i}", t)
+        for i, t in enumerate(["DOUBLE", "BIGINT", "BIGINT", "VARCHAR", "DOUBLE", "BIGINT", "DOUBLE"])
+    ]
+    rows = [
+        {"Data": [datum(v) for v in ["60000", "1.5", "3", "2", "x", "0.5", "9", "0.25"]]},
+        {"Data": [datum(v) for v in ["120000", None, None, "1", "y", None, None, None]]},
+    ]
+    with Stubber(query) as stub:
+        stub.add_response("query", {"QueryId": "q", "ColumnInfo": columns, "Rows": rows, "NextToken": "n"})
+        stub.add_response("query", {"QueryId": "q", "ColumnInfo": columns, "Rows": []})
+        result = store.aggregate(ORG, KIND, "s1", 0, 180_000, 60_000, aggregations)
+    text = sql[0]
+    for fragment in (
+        'to_milliseconds(bin(time, 60000ms)) AS "_bucket"',
+        'avg("temp") AS "a0"',
+        'sum("count") AS "a1"',
+        'count("on") AS "a2"',
+        'max_by("label", CASE WHEN "label" IS NOT NULL THEN time END) AS "a3"',
+        'min("lo") AS "a4"',
+        'max("hi") AS "a5"',
+        'min_by("first", CASE WHEN "first" IS NOT NULL THEN time END) AS "a6"',
+        'GROUP BY bin(time, 60000ms) HAVING count("temp") > 0 OR count("count") > 0',
+        "ORDER BY 1 ASC",
+    ):
+        assert fragment in text
+    assert [(r.start, dict(r.values)) for r in result] == [
+        (60000, {"temp": 1.5, "count": 3, "on": 2, "label": "x", "lo": 0.5, "hi": 9, "first": 0.25}),
+        (120000, {"temp": None, "count": None, "on": 1, "label": "y", "lo": None, "hi": None, "first": None}),
+    ]
+
+
+@pytest.mark.parametrize("name", ['temp") AS x FROM t --', "a b", "measure_value::double", "ts_x", "1temp"])
+def test_measure_names_that_are_not_identifiers_never_reach_sql(name: str) -> None:
+    store, _, query = stubbed_store()
+    with Stubber(query), pytest.raises(ValidationFailed):
+        store.aggregate(ORG, KIND, "s1", 0, 10, 1, {name: Aggregation.Avg})
+
+
+def test_query_failure_is_unavailable() -> None:
+    store, _, query = stubbed_store()
+    with Stubber(query) as stub:
+        stub.add_client_error("query", "ThrottlingException", http_status_code=429)
+        with pytest.raises(Unavailable):
+            store.latest(ORG, KIND, "s1")
+
+
+def test_parse_timestamp() -> None:
+    assert parse_timestamp("1970-01-01 00:00:01.5") == 1500
+    assert parse_timestamp("2023-11-14 22:13:20.123456789") == 1_700_000_000_123
+    assert parse_timestamp("2023-11-14 22:13:20") == 1_700_000_000_000

@@ -1,0 +1,146 @@
+"""The writer Lambda handler in-process, on moto's DynamoDB, with SQS events as Lambda builds them."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from telemetry.models.metrics import DataType
+from telemetry.models.readings import AcceptedBatch, Measure, Record, SeriesKind
+
+TABLE = "readings"
+ORG = "org_a"
+HANDLER = Path(__file__).resolve().parents[2] / "functions" / "writer" / "app.py"
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "writer"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:writer"
+    aws_request_id: str = "req-1"
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "READING_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("READINGS_TABLE", TABLE)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "writer")
+
+
+@pytest.fixture
+def ddb() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+@pytest.fixture
+def app(ddb: Any) -> Iterator[ModuleType]:
+    """A fresh handler module per test, so its cached store is built inside this test's moto."""
+    spec = importlib.util.spec_from_file_location("writer_app_under_test", HANDLER)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def message(message_id: str, body: str) -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"rh-{message_id}",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:readings",
+        "awsRegion": "us-east-1",
+    }
+
+
+def body(batch_id: str, series: str, times: range, version: int = 1) -> str:
+    records = [
+        Record(ORG, SeriesKind.THING, series, t, {"temp": Measure(DataType.Double, t / 10)}, version) for t in times
+    ]
+    return AcceptedBatch(batch_id, ORG, records).to_bytes().decode()
+
+
+def item_count(ddb: Any) -> int:
+    return int(ddb.scan(TableName=TABLE, Select="COUNT")["Count"])
+
+
+def test_a_poison_message_is_the_only_batch_item_failure(app: ModuleType, ddb: Any) -> None:
+    # Given two good messages around a poison one
+    event = {
+        "Records": [
+            message("m1", body("b1", "s1", range(0, 30))),
+            message("m2", '{"v": 1, "id": "b2", "org": "org_a", "groups": [{"k": "no-such-kind"}]}'),
+            message("m3", body("b3", "s2", range(0, 5))),
+        ]
+    }
+    # When the writer handles the event
+    result = app.lambda_handler(event, FakeContext())
+    # Then only the poison message is reported, so SQS redelivers it (and later moves it to the DLQ)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    # and both good batches are stored: 35 time items + one latest item per series
+    assert item_count(ddb) == 35 + 2
+
+
+def test_the_same_message_delivered_twice_adds_no_rows(app: ModuleType, ddb: Any) -> None:
+    event = {"Records": [message("m1", body("b1", "s1", range(100)))]}
+
+    assert app.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+    before = item_count(ddb)
+    assert app.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+
+    assert before == item_count(ddb) == 101
+
+
+def test_store_outage_fails_every_message_for_redelivery(app: ModuleType, ddb: Any) -> None:
+    ddb.delete_table(TableName=TABLE)
+    event = {"Records": [message("m1", body("b1", "s1", range(3))), message("m2", body("b2", "s1", range(3)))]}
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    # powertools raises when every record failed, so Lambda retries the whole batch
+    with pytest.raises(BatchProcessingError):
+        app.lambda_handler(event, FakeContext())
+
+
+def test_store_is_chosen_by_environment() -> None:
+    from telemetry.adapters.readings_dynamodb import DynamoDbReadingStore
+    from telemetry.adapters.readings_factory import reading_store_from_env
+    from telemetry.adapters.readings_timestream import TimestreamReadingStore
+
+    assert isinstance(reading_store_from_env({"READINGS_TABLE": "t"}), DynamoDbReadingStore)
+    timestream = reading_store_from_env(
+        {"READING_STORE": "timestream", "TIMESTREAM_DATABASE": "db1", "TIMESTREAM_TABLE": "tbl"}
+    )
+    assert isinstance(timestream, TimestreamReadingStore) and timestream.max_batch_size == 100
+    for env in ({}, {"READING_STORE": "timestream", "TIMESTREAM_DATABASE": "db1"}, {"READING_STORE": "s3"}):
+        with pytest.raises(ValueError):
+            reading_store_from_env(env)
