@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal, raw_body
-from telemetry.services.ingest import MAX_BODY_BYTES
+from telemetry.limits import INGEST_MAX_BODY_BYTES
 
 app = build_app()
 
@@ -19,4 +19,4 @@ def ingest_frames(thingId: str) -> Response[str]:
     return json_response(200, asdict(result))
 
 
-lambda_handler = entrypoint(app, max_body_bytes=MAX_BODY_BYTES)
+lambda_handler = entrypoint(app, max_body_bytes=INGEST_MAX_BODY_BYTES)

@@ -9,17 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache, cached_property
 
-from telemetry.adapters.definitions import DefinitionsRepository
-from telemetry.ports.definitions import ItemStore
-from telemetry.ports.readings import ReadingQueue, ReadingStore
-from telemetry.services.auth import KeyService
-from telemetry.services.ingest import FrameIngest
-from telemetry.services.metrics import MetricService
-from telemetry.services.places import PlaceService
-from telemetry.services.queries import ThingQueries
-from telemetry.services.thing_context import ThingContextResolver
-from telemetry.services.thing_types import ThingTypeService
-from telemetry.services.things import ThingService
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # services are imported where they are built: a function loads only what it uses
+    from telemetry.adapters.definitions import DefinitionsRepository
+    from telemetry.ports.definitions import ItemStore
+    from telemetry.ports.readings import ReadingQueue, ReadingStore
+    from telemetry.services.auth import KeyService
+    from telemetry.services.ingest import FrameIngest
+    from telemetry.services.metrics import MetricService
+    from telemetry.services.places import PlaceService
+    from telemetry.services.queries import ThingQueries
+    from telemetry.services.thing_context import ThingContextResolver
+    from telemetry.services.thing_types import ThingTypeService
+    from telemetry.services.things import ThingService
 
 
 class Container:
@@ -30,6 +33,8 @@ class Container:
         readings: Callable[[], ReadingStore] | None = None,
         cache_ttl_seconds: float = 30.0,
     ) -> None:
+        from telemetry.adapters.definitions import DefinitionsRepository
+
         self.repo = DefinitionsRepository(store)
         self._queue_factory = queue
         self._readings_factory = readings
@@ -51,34 +56,50 @@ class Container:
     # ------------------------------------------------------------ services
     @cached_property
     def keys(self) -> KeyService:
+        from telemetry.services.auth import KeyService
+
         return KeyService(self.repo)
 
     @cached_property
     def metrics(self) -> MetricService:
+        from telemetry.services.metrics import MetricService
+
         return MetricService(self.repo)
 
     @cached_property
     def thing_types(self) -> ThingTypeService:
+        from telemetry.services.thing_types import ThingTypeService
+
         return ThingTypeService(self.repo)
 
     @cached_property
     def places(self) -> PlaceService:
+        from telemetry.services.places import PlaceService
+
         return PlaceService(self.repo)
 
     @cached_property
     def things(self) -> ThingService:
+        from telemetry.services.things import ThingService
+
         return ThingService(self.repo)
 
     @cached_property
     def contexts(self) -> ThingContextResolver:
+        from telemetry.services.thing_context import ThingContextResolver
+
         return ThingContextResolver(self.repo, self.cache_ttl_seconds)
 
     @cached_property
     def ingest(self) -> FrameIngest:
+        from telemetry.services.ingest import FrameIngest
+
         return FrameIngest(self.contexts, self.queue)
 
     @cached_property
     def queries(self) -> ThingQueries:
+        from telemetry.services.queries import ThingQueries
+
         return ThingQueries(self.contexts, self.readings)
 
     # ------------------------------------------------------------ construction

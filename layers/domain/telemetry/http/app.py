@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
@@ -20,12 +20,29 @@ from pydantic import BaseModel
 
 from telemetry import errors as e
 from telemetry.http.problems import internal_error_body, problem_body, problem_response
-from telemetry.models.auth import Principal
+from telemetry.models.principal import Principal
 from telemetry.validation import error_from_pydantic
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
+
+
+def _tracing_enabled() -> bool:
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() not in ("true", "1")
+
+
+def _traced(handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """Wrap with powertools' Tracer only when the X-Ray SDK is enabled.
+
+    Tracer() always imports aws_xray_sdk (~300 ms of cold start, most of it botocore). Lambda's
+    active tracing records every invocation without it; the SDK only adds subsegments for AWS
+    calls. So it is opt-in (template parameter EnableXRaySdk), documented in docs/performance.md.
+    """
+    if not _tracing_enabled():
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    return Tracer().capture_lambda_handler(handler, capture_response=False)  # type: ignore[no-any-return]
 
 #: Default request body limit of the platform API (ingest endpoints set their own).
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -115,7 +132,7 @@ def entrypoint(
     last-resort problem+json 500 that never leaks a stack trace."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)
+    @_traced
     @metrics.log_metrics(capture_cold_start_metric=os.environ.get("POWERTOOLS_METRICS_DISABLED") != "true")
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         body = event.get("body") or ""

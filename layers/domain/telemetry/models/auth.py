@@ -1,12 +1,15 @@
-"""Organizations, API keys, scopes and resource filters; the :class:`Principal` of a request."""
+"""Organizations, API keys, scopes and resource filters (the caller itself is :class:`Principal`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import Field
 
 from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.principal import ALL_SCOPES, Principal
+
+__all__ = ["ALL_SCOPES", "SCOPES", "ApiKeyRecord", "IssuedKey", "Organization", "Principal", "ResourceFilters"]
 
 #: Every scope a key can carry. ``*`` grants all of them, including scopes added later.
 SCOPES: tuple[str, ...] = (
@@ -31,7 +34,6 @@ SCOPES: tuple[str, ...] = (
     "buckets:read",
     "buckets:write",
 )
-ALL_SCOPES = "*"
 
 
 class ResourceFilters(ApiModel):
@@ -73,29 +75,3 @@ class IssuedKey:
     org_id: str
     org_name: str
     scopes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: derived from the key, never from the request body."""
-
-    org_id: str
-    key_id: str
-    scopes: frozenset[str]
-    place_filter: frozenset[str] = field(default_factory=frozenset)
-    thing_filter: frozenset[str] = field(default_factory=frozenset)
-
-    def has_scope(self, scope: str) -> bool:
-        return ALL_SCOPES in self.scopes or scope in self.scopes
-
-    @property
-    def filtered(self) -> bool:
-        return bool(self.place_filter or self.thing_filter)
-
-    def can_see_place(self, place_id: str) -> bool:
-        return not self.filtered or place_id in self.place_filter
-
-    def can_see_thing(self, thing_id: str, place_id: str) -> bool:
-        if not self.filtered:
-            return True
-        return thing_id in self.thing_filter or place_id in self.place_filter

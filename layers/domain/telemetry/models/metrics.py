@@ -6,31 +6,15 @@
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 from typing import Any
 
 import orjson
 from pydantic import Field, field_validator, model_validator
 
 from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.types import Aggregation, DataType
 
-
-class DataType(StrEnum):
-    Double = "Double"
-    Int = "Int"
-    Bool = "Bool"
-    String = "String"
-    Json = "Json"
-
-
-class Aggregation(StrEnum):
-    Last = "Last"
-    First = "First"
-    Avg = "Avg"
-    Sum = "Sum"
-    Min = "Min"
-    Max = "Max"
-    Count = "Count"
+__all__ = ["Aggregation", "CoercionError", "DataType", "MetricCreate", "MetricDefinition", "coerce_value"]
 
 
 NUMERIC_TYPES = frozenset({DataType.Double, DataType.Int})

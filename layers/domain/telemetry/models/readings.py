@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from telemetry.models.metrics import DataType
+from telemetry.models.types import DataType
 
 
 class SeriesKind(StrEnum):
@@ -58,7 +58,9 @@ class SeriesRows:
     """Rows of one series accepted together: the columnar form of many records.
 
     ``types`` is hoisted (a measure name has one type within a series), so the ingest hot path
-    builds plain ``(time, {name: value})`` rows and never a dataclass per reading.
+    builds plain ``(time, {name: value})`` rows and never a dataclass per reading. ``ids``, when
+    given, renames row keys to measure ids on expansion: frames ingest keeps each frame's own
+    metrics dict (keyed by the names as sent) instead of copying it.
     """
 
     kind: SeriesKind
@@ -67,16 +69,19 @@ class SeriesRows:
     types: dict[str, DataType]
     rows: list[tuple[int, dict[str, Any]]]
     dimensions: dict[str, str] = field(default_factory=dict)
+    #: row key -> measure id (absent: the keys are the ids)
+    ids: dict[str, str] | None = None
 
     def records(self, org_id: str) -> list[Record]:
         types = self.types
+        ids = self.ids or {}
         return [
             Record(
                 org_id=org_id,
                 kind=self.kind,
                 series_id=self.series_id,
                 time=time,
-                measures={name: Measure(types[name], value) for name, value in values.items()},
+                measures={ids.get(name, name): Measure(types[name], value) for name, value in values.items()},
                 version=self.version,
                 dimensions=self.dimensions,
             )
@@ -91,8 +96,8 @@ class AcceptedBatch:
     ``records``. Wire format (JSON)::
 
         {"v": 1, "id": "<batch id>", "org": "<org>",
-         "groups": [{"k": "thing", "s": "<series>", "ver": 1718..., "d": {dims}, "t": {name: type},
-                     "r": [[time, {name: value}], ...]}]}
+         "groups": [{"k": "thing", "s": "<series>", "ver": 1718..., "d": {dims}, "t": {key: type},
+                     "r": [[time, {key: value}], ...], "n": {key: measure id} (optional)}]}
     """
 
     __slots__ = ("batch_id", "groups", "org_id")
@@ -130,10 +135,7 @@ class AcceptedBatch:
                 "v": 1,
                 "id": self.batch_id,
                 "org": self.org_id,
-                "groups": [
-                    {"k": g.kind.value, "s": g.series_id, "ver": g.version, "d": g.dimensions, "t": g.types, "r": g.rows}
-                    for g in self.groups
-                ],
+                "groups": [_group_doc(g) for g in self.groups],
             }
         )
 
@@ -151,8 +153,12 @@ class AcceptedBatch:
                 missing = values.keys() - types.keys()
                 if missing:
                     raise ValueError(f"measures without a type: {sorted(missing)}")
+            ids = g.get("n")
+            if ids is not None and not isinstance(ids, dict):
+                raise ValueError("n must be an object")
             groups.append(
                 SeriesRows(
+                    ids={str(k): str(v) for k, v in ids.items()} if ids else None,
                     kind=SeriesKind(g["k"]),
                     series_id=str(g["s"]),
                     version=int(g["ver"]),
@@ -162,6 +168,13 @@ class AcceptedBatch:
                 )
             )
         return cls(str(doc["id"]), str(doc["org"]), groups=groups)
+
+
+def _group_doc(g: SeriesRows) -> dict[str, Any]:
+    doc = {"k": g.kind.value, "s": g.series_id, "ver": g.version, "d": g.dimensions, "t": g.types, "r": g.rows}
+    if g.ids:
+        doc["n"] = g.ids
+    return doc
 
 
 def _group(records: Sequence[Record]) -> list[SeriesRows]:

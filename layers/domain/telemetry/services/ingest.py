@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ import orjson
 
 from telemetry.clock import now_ms
 from telemetry.errors import FieldError, MalformedRequest, PayloadTooLarge, ValidationFailed
+from telemetry.limits import INGEST_MAX_BODY_BYTES, INGEST_MAX_FRAMES
 from telemetry.models.auth import Principal
 from telemetry.models.metrics import CoercionError, DataType, MetricDefinition, coerce_value
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
@@ -25,8 +25,8 @@ from telemetry.ports.readings import ReadingQueue
 from telemetry.services.auth import require
 from telemetry.services.thing_context import ThingContext, ThingContextResolver
 
-MAX_BODY_BYTES = 5 * 1024 * 1024
-MAX_FRAMES = 10_000
+MAX_BODY_BYTES = INGEST_MAX_BODY_BYTES
+MAX_FRAMES = INGEST_MAX_FRAMES
 MAX_ERRORS_REPORTED = 100
 #: a timestamp more than this far in the future is refused (it is almost always seconds vs ms
 #: vs microseconds confusion or a device clock that was never set)
@@ -63,14 +63,13 @@ class _Plan:
     metric: MetricDefinition
     #: the Python type a JSON value may already have to be taken as-is (None: always coerce)
     fast: type | None
-    coerce: Callable[[MetricDefinition, Any], Any]
 
 
 def _plans(ctx: ThingContext) -> dict[str, _Plan]:
     plans: dict[str, _Plan] = {}
     for key, metric in ctx.by_name.items():
         fast = None if (metric.validRange or metric.enumValues) else _FAST_TYPE.get(metric.dataType)
-        plans[key] = _Plan(metric, fast, coerce_value)
+        plans[key] = _Plan(metric, fast)
     return plans
 
 
@@ -97,11 +96,11 @@ class FrameIngest:
         else:
             plans = _plans(ctx)
             self._plan_cache[ctx.thing.id] = (ctx, plans)
-        rows, types, seen = _validate(frames, plans, now_ms() + MAX_FUTURE_MS)
+        rows, types, ids, seen = _validate(frames, plans, now_ms() + MAX_FUTURE_MS)
         batch = AcceptedBatch(
             new_batch_id(),
             principal.org_id,
-            groups=[SeriesRows(SeriesKind.THING, ctx.thing.id, accept_version(), types, rows)],
+            groups=[SeriesRows(SeriesKind.THING, ctx.thing.id, accept_version(), types, rows, ids=ids or None)],
         )
         self.queue.enqueue(batch)
         return IngestResult(thingId=ctx.thing.id, framesIngested=len(frames), metrics=seen)
@@ -123,15 +122,29 @@ def _frames(doc: Any) -> list[Any]:
     return frames
 
 
+_MISS: Any = object()
+
+
 def _validate(
     frames: list[Any], plans: dict[str, _Plan], max_time: int
-) -> tuple[list[tuple[int, dict[str, Any]]], dict[str, DataType], list[str]]:
+) -> tuple[list[tuple[int, dict[str, Any]]], dict[str, DataType], dict[str, str], list[str]]:
+    """Validate every frame, coercing in place; return rows keyed by the names as sent.
+
+    Rows reuse each frame's own ``metrics`` dict (no copy): values that already have their
+    metric's JSON type are left alone, others are coerced in place. ``ids`` maps each spelling
+    seen to its metric id, for the writer.
+    """
     errors: list[FieldError] = []
     rows: list[tuple[int, dict[str, Any]]] = []
     by_time: dict[int, dict[str, Any]] = {}
     types: dict[str, DataType] = {}
+    ids: dict[str, str] = {}
     seen: dict[str, None] = {}
-    exact: dict[str, _Plan] = {}
+    #: exact spelling -> (metric id, type taken as-is, definition), or None if unknown
+    exact: dict[str, tuple[str, type | None, MetricDefinition] | None] = {}
+    get = exact.get
+    #: true once two spellings of one metric were seen: only then can a frame hold a duplicate
+    variants = False
     for i, frame in enumerate(frames):
         if type(frame) is not dict:
             errors.append(FieldError(("frames", i), "must be an object with timestamp and metrics"))
@@ -147,45 +160,62 @@ def _validate(
         if type(metrics) is not dict or not metrics:
             errors.append(FieldError(("frames", i, "metrics"), "must be an object with at least one metric"))
             continue
-        values: dict[str, Any] = {}
         for name, raw in metrics.items():
-            plan = exact.get(name)
-            if plan is None:
+            entry = get(name, _MISS)
+            if entry is _MISS:
                 plan = plans.get(name.casefold())
-                if plan is None:
-                    errors.append(FieldError(("frames", i, "metrics", name), "is not a metric of the thing's type"))
-                    continue
-                exact[name] = plan
-            metric = plan.metric
-            mid = metric.id
-            if mid in values:
-                errors.append(FieldError(("frames", i, "metrics", name), "is given twice (names are case-insensitive)"))
-                continue
-            if type(raw) is plan.fast:
-                values[mid] = raw
-            else:
+                entry = exact[name] = (plan.metric.id, plan.fast, plan.metric) if plan else None
+                if plan:
+                    variants = variants or plan.metric.id in ids.values()
+                    ids[name] = plan.metric.id
+                    types[name] = plan.metric.dataType
+                    seen[plan.metric.name] = None
+            if entry is None:
+                errors.append(FieldError(("frames", i, "metrics", name), "is not a metric of the thing's type"))
+            elif type(raw) is not entry[1]:
                 try:
-                    values[mid] = plan.coerce(metric, raw)
+                    metrics[name] = coerce_value(entry[2], raw)
                 except CoercionError as exc:
                     errors.append(FieldError(("frames", i, "metrics", name), str(exc)))
-                    continue
-            if mid not in types:
-                types[mid] = metric.dataType
-                seen[metric.name] = None
+        if variants:
+            errors.extend(_duplicates(i, metrics, exact))
         if errors:
             if len(errors) >= MAX_ERRORS_REPORTED:
                 break
             continue
-        assert type(ts) is int
-        previous = by_time.get(ts)
+        previous = by_time.get(ts)  # type: ignore[arg-type]
         if previous is None:
-            by_time[ts] = values
-            rows.append((ts, values))
+            by_time[ts] = metrics  # type: ignore[index]
+            rows.append((ts, metrics))  # type: ignore[arg-type]
         else:  # two frames with the same timestamp: one reading, later values win
-            previous.update(values)
+            previous.update(metrics)
     if errors:
         raise ValidationFailed(errors[:MAX_ERRORS_REPORTED], detail=_summary(errors))
-    return rows, types, list(seen)
+    if variants:  # the same metric under two spellings in one reading (frames merged by timestamp)
+        rows = [(ts, _by_id(values, ids)) for ts, values in rows]
+        types = {ids[n]: t for n, t in types.items()}
+        ids = {}
+    return rows, types, ids, list(seen)
+
+
+def _duplicates(
+    i: int, metrics: dict[str, Any], exact: dict[str, tuple[str, type | None, MetricDefinition] | None]
+) -> list[FieldError]:
+    """Names that map to a metric already given in the frame (``soc`` and ``SOC``)."""
+    taken: set[str] = set()
+    found = []
+    for name in metrics:
+        entry = exact.get(name)
+        if entry is None:
+            continue
+        if entry[0] in taken:
+            found.append(FieldError(("frames", i, "metrics", name), "is given twice (names are case-insensitive)"))
+        taken.add(entry[0])
+    return found
+
+
+def _by_id(values: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
+    return {ids[name]: value for name, value in values.items()}
 
 
 def _summary(errors: list[FieldError]) -> str:
