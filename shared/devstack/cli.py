@@ -1,0 +1,242 @@
+"""``telemetry-dev``: run the local stack, issue API keys (locally or against a deployed stack)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from .lambdas import runtime_environment
+from .stack import LocalStack, default_state_file, find_template
+from .template import Template
+
+log = logging.getLogger("devstack.cli")
+
+
+def _scopes(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [s.strip() for s in value.split(",") if s.strip()]
+
+
+def _overrides(items: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--parameter-override expects Name=Value, got {item!r}")
+        out[name] = value
+    return out
+
+
+def issue_key(org_name: str, scopes: list[str] | None) -> Any:
+    """Issue a key through the domain (imported late: it reads the environment set up here)."""
+    from telemetry.bootstrap import Container
+
+    return Container.from_env().keys.issue(org_name=org_name, scopes=scopes)
+
+
+def example_path(template: Template) -> str | None:
+    """A GET route without path parameters behind the authorizer, for the printed curl line."""
+    candidates = sorted(
+        r.path for r in template.api_routes() if r.method in ("GET", "ANY") and "{" not in r.path and r.authorizer
+    )
+    return candidates[0] if candidates else None
+
+
+# --------------------------------------------------------------------------- run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    template_path = Path(args.template).resolve() if args.template else find_template()
+    stack = LocalStack(
+        template_path,
+        parameters=_overrides(args.parameter_override),
+        stack_name=args.stack_name or "telemetry-local",
+        host=args.host,
+        port=args.port,
+        speedup=args.speedup,
+        state_file=default_state_file(template_path),
+    )
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _serve(stack, stopping)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve(stack: LocalStack, stopping: threading.Event) -> int:
+    try:
+        stack.start()
+    except OSError as exc:
+        print(f"Cannot start the local stack: {exc}", file=sys.stderr)
+        return 1
+    try:
+        url = stack.url
+        print(f"Local stack listening on {url}", flush=True)
+        print(f"Moto endpoint: {stack.endpoint_url}", flush=True)
+        try:
+            issued = issue_key("default", None)
+        except Exception as exc:  # the domain may not be ready yet: keep the stack usable
+            log.warning("could not issue the default API key: %r", exc)
+            print("API key: unavailable (telemetry.bootstrap failed, see the log above)", flush=True)
+        else:
+            print(f"API key: {issued.key}", flush=True)
+            path = example_path(stack.template) if stack.template else None
+            if path:
+                print(f'curl -s -H "X-Api-Key: {issued.key}" {url}{path}', flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        while not stopping.wait(0.5):
+            pass
+        print("Stopping...", file=sys.stderr, flush=True)
+    finally:
+        stack.stop()
+    return 0
+
+
+# --------------------------------------------------------------------------- key
+
+
+def _read_state(template_path: Path) -> dict[str, Any] | None:
+    path = default_state_file(template_path)
+    try:
+        state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(int(state["pid"]), 0)
+    except ProcessLookupError:
+        log.warning("%s is stale (process %s is gone); ignoring it", path, state.get("pid"))
+        return None
+    except (PermissionError, KeyError, ValueError):
+        pass
+    return state
+
+
+def _samconfig_stack_name(root: Path) -> str | None:
+    try:
+        data = tomllib.loads((root / "samconfig.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    default = data.get("default") or {}
+    for section in ("deploy", "global"):
+        name = ((default.get(section) or {}).get("parameters") or {}).get("stack_name")
+        if name:
+            return str(name)
+    return None
+
+
+def deployed_environment(template: Template, outputs: dict[str, str]) -> dict[str, str]:
+    """Map a deployed stack's Outputs onto the Globals env vars that ``!Ref`` the same resource."""
+    env_spec = (((template.globals.get("Function") or {}).get("Environment") or {}).get("Variables")) or {}
+    output_refs = {
+        name: spec.get("Value", {}).get("Ref")
+        for name, spec in (template.data.get("Outputs") or {}).items()
+        if isinstance(spec.get("Value"), dict)
+    }
+    env: dict[str, str] = {}
+    for var, value in env_spec.items():
+        if isinstance(value, dict) and "Ref" in value:
+            for out_name, ref in output_refs.items():
+                if ref == value["Ref"] and out_name in outputs:
+                    env[var] = outputs[out_name]
+    return env
+
+
+def cmd_key(args: argparse.Namespace) -> int:
+    template_path = Path(args.template).resolve() if args.template else find_template()
+    state = None if args.stack_name else _read_state(template_path)
+    if state is not None:
+        os.environ.update(runtime_environment(state["endpoint_url"]))
+        os.environ.update(state.get("environment") or {})
+        print(f"Using the local stack at {state['gateway_url']} (moto {state['endpoint_url']})", file=sys.stderr)
+    else:
+        import boto3
+
+        session = boto3.session.Session()
+        if session.get_credentials() is None:
+            print("No running local stack (.devstack/state.json) and no AWS credentials: start "
+                  "`telemetry-dev run` or configure AWS credentials.", file=sys.stderr)
+            return 2
+        stack_name = args.stack_name or _samconfig_stack_name(template_path.parent)
+        if not stack_name:
+            print("No --stack-name given and none in samconfig.toml.", file=sys.stderr)
+            return 2
+        described = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs") or []}
+        if "DefinitionsTableName" not in outputs:
+            print(f"Stack {stack_name} has no DefinitionsTableName output.", file=sys.stderr)
+            return 2
+        template = Template.load(template_path)
+        os.environ.update(deployed_environment(template, outputs))
+        print(f"Using the deployed stack {stack_name} ({session.region_name})", file=sys.stderr)
+    try:
+        issued = issue_key(args.org, _scopes(args.scopes))
+    except Exception as exc:  # domain validation (e.g. unknown scope) or AWS errors: no traceback
+        print(f"Could not issue a key: {exc}", file=sys.stderr)
+        return 1
+    scopes = ",".join(issued.scopes) if issued.scopes else "all"
+    print(f"Issued an API key for organization {args.org!r} (org id {issued.org_id}, scopes: {scopes}):")
+    print(issued.key)
+    return 0
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="telemetry-dev", description=__doc__)
+    parser.add_argument("--template", help="path to template.yaml (default: found from the cwd upwards)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the local stack (moto, gateway, pollers, schedules)")
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000),
+                     help="gateway port (default: $PORT or 3000)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--speedup", type=float, default=1.0, help="divide schedule intervals by this factor")
+    run.add_argument("--stack-name", default=None, help="prefix of generated resource names")
+    run.add_argument("--parameter-override", action="append", default=[], metavar="NAME=VALUE",
+                     help="template parameter override (repeatable)")
+    run.set_defaults(func=cmd_run)
+
+    key = sub.add_parser("key", help="issue an API key (local stack if running, else the deployed stack)")
+    key.add_argument("--org", required=True, help="organization name")
+    key.add_argument("--scopes", default=None, help="comma-separated scopes (default: all)")
+    key.add_argument("--stack-name", default=None,
+                     help="deployed stack (default: samconfig.toml); forces the deployed stack")
+    key.set_defaults(func=cmd_key)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.verbose:
+        for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
