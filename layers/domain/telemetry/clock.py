@@ -6,6 +6,9 @@ import time
 from datetime import UTC, datetime
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -23,4 +26,6 @@ def ms_from_iso(text: str) -> int:
     dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000) if dt.microsecond % 1000 == 0 else round(dt.timestamp() * 1000)
+    # integer arithmetic: float seconds * 1000 is off by one for some milliseconds
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000

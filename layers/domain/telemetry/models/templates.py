@@ -1,0 +1,244 @@
+"""Template models: the API shapes (create, update, stored template) and one spec model per format.
+
+A template's ``spec`` is kept as a plain JSON object on :class:`TemplateCreate`, :class:`TemplateUpdate`
+and :class:`Template`; which spec model applies depends on ``target`` + ``format`` and is decided by
+:func:`telemetry.services.templates.validate_template` (so that every spec error is reported with
+its full path, and an unsupported target is a ``NotSupported`` rather than a schema error).
+:func:`spec_model_for` names the model for a target/format pair. See ``docs/templates.md``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from telemetry.models.base import ApiModel, OutModel
+
+TEMPLATE_ID_PREFIX = "tmpl"
+
+
+class TemplateTarget(StrEnum):
+    ThingData = "ThingData"
+    Transactions = "Transactions"
+    Integrations = "Integrations"
+
+
+class TemplateFormat(StrEnum):
+    JsonPointer = "JsonPointer"
+    JavaScriptHandler = "JavaScriptHandler"
+    Dbc = "Dbc"
+
+
+class TemplateStatus(StrEnum):
+    active = "active"
+    deleted = "deleted"
+
+
+class TimestampFormat(StrEnum):
+    iso8601 = "iso8601"
+    epoch_ms = "epoch_ms"
+    epoch_s = "epoch_s"
+
+
+class SelectorScope(StrEnum):
+    record = "record"
+    document = "document"
+
+
+Scalar = bool | int | float | str
+
+# --------------------------------------------------------------------------- shared pieces
+
+
+class Selector(ApiModel):
+    """Where a value is read: an RFC 6901 pointer, from the current record or the whole document."""
+
+    pointer: str = Field(max_length=1024)
+    scope: SelectorScope = SelectorScope.record
+
+
+class Transform(ApiModel):
+    """``value * scale + offset``, applied to present values of numeric metrics."""
+
+    scale: float = 1.0
+    offset: float = 0.0
+
+
+class TimestampSpec(ApiModel):
+    source: Selector
+    format: TimestampFormat
+
+
+class MetricMapping(ApiModel):
+    """One external value to one metric (``mdef_…``)."""
+
+    metricId: str = Field(min_length=1, max_length=128)
+    source: Selector
+    transform: Transform | None = None
+    enumMap: dict[str, int] | None = Field(default=None, max_length=1000)
+    default: Scalar | None = None
+
+
+# --------------------------------------------------------------------------- ThingData specs
+
+
+class JsonPointerSpec(ApiModel):
+    """``ThingData`` + ``JsonPointer``."""
+
+    recordsPointer: str | None = Field(default=None, max_length=1024)
+    timestamp: TimestampSpec
+    mappings: list[MetricMapping]
+
+
+class JavaScriptHandlerSpec(ApiModel):
+    """``ThingData`` + ``JavaScriptHandler``.
+
+    ``source`` defines ``function handler(payload, context)`` returning an array of
+    ``{timestamp: <epoch ms number | ISO 8601 string>, metrics: {<metricId>: value}}``.
+    ``metricIds`` declares every metric the handler may emit (checked at create time, and a value
+    for an undeclared id is reported as invalid at apply time). Limits are capped, see
+    :mod:`telemetry.services.templates.limits`.
+    """
+
+    source: str = Field(min_length=1)
+    metricIds: list[str] = Field(min_length=1)
+    timeoutMs: int = Field(default=1000, ge=1, le=5000)
+    memoryLimitMb: int = Field(default=64, ge=16, le=256)
+
+
+class DbcTimestampFormat(StrEnum):
+    auto = "auto"
+    iso8601 = "iso8601"
+    epoch_ms = "epoch_ms"
+    epoch_s = "epoch_s"
+
+
+class DbcSignalMapping(ApiModel):
+    """One DBC signal (``Message.Signal`` or a signal name unique in the DBC) to one metric."""
+
+    signal: str = Field(min_length=1, max_length=256)
+    metricId: str = Field(min_length=1, max_length=128)
+    transform: Transform | None = None
+    enumMap: dict[str, int] | None = Field(default=None, max_length=1000)
+    default: Scalar | None = None
+
+
+class DbcSpec(ApiModel):
+    """``ThingData`` + ``Dbc``: the DBC text, the frames array pointer and signal mappings.
+
+    Each frame is ``{"id": <int | "0x1A2" | "418">, "data": "<hex>" | "dataBase64": "<base64>",
+    "timestamp": <epoch ms | ISO 8601>}`` (``timestampFormat`` may pin the format).
+    """
+
+    dbc: str = Field(min_length=1)
+    recordsPointer: str = Field(default="/frames", max_length=1024)
+    timestampFormat: DbcTimestampFormat = DbcTimestampFormat.auto
+    mappings: list[DbcSignalMapping]
+
+
+# --------------------------------------------------------------------------- Transactions spec
+
+
+class TransactionSelector(Selector):
+    """A selector with an optional constant used when the source is absent or ``null``."""
+
+    default: Scalar | None = None
+
+
+class TransactionsJsonPointerSpec(ApiModel):
+    """``Transactions`` + ``JsonPointer``: each record becomes one Transaction.
+
+    A Transaction is ``{id, time, type, amount?, currency?, quantity?, attributes}``; it needs
+    ``amount`` + ``currency`` and/or ``quantity``.
+    """
+
+    recordsPointer: str | None = Field(default=None, max_length=1024)
+    timestamp: TimestampSpec
+    id: TransactionSelector
+    type: TransactionSelector
+    amount: TransactionSelector | None = None
+    currency: TransactionSelector | None = None
+    quantity: TransactionSelector | None = None
+    attributes: dict[str, TransactionSelector] = Field(default_factory=dict, max_length=50)
+
+
+SpecModel = JsonPointerSpec | JavaScriptHandlerSpec | DbcSpec | TransactionsJsonPointerSpec
+
+_SPEC_MODELS: dict[tuple[TemplateTarget, TemplateFormat], type[ApiModel]] = {
+    (TemplateTarget.ThingData, TemplateFormat.JsonPointer): JsonPointerSpec,
+    (TemplateTarget.ThingData, TemplateFormat.JavaScriptHandler): JavaScriptHandlerSpec,
+    (TemplateTarget.ThingData, TemplateFormat.Dbc): DbcSpec,
+    (TemplateTarget.Transactions, TemplateFormat.JsonPointer): TransactionsJsonPointerSpec,
+}
+
+
+def spec_model_for(target: TemplateTarget, fmt: TemplateFormat) -> type[ApiModel] | None:
+    """The spec model for a target/format pair, or ``None`` when no handler is registered."""
+    return _SPEC_MODELS.get((target, fmt))
+
+
+# --------------------------------------------------------------------------- API models
+
+class TemplateCreate(ApiModel):
+    name: str = Field(min_length=1, max_length=256)
+    description: str | None = Field(default=None, max_length=2048)
+    target: TemplateTarget
+    format: TemplateFormat
+    spec: dict[str, Any]
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _tags(self) -> TemplateCreate:
+        _check_tags(self.tags)
+        return self
+
+
+class TemplateUpdate(ApiModel):
+    """``PUT /v2/templates/{id}``: name, description, spec and tags. ``target``/``format`` are immutable.
+
+    Omitted (``None``) fields keep their current value.
+    """
+
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+    description: str | None = Field(default=None, max_length=2048)
+    spec: dict[str, Any] | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _immutable(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            fixed = [k for k in ("target", "format") if k in data]
+            if fixed:
+                raise ValueError(f"{' and '.join(fixed)} cannot be changed after creation")
+        return data
+
+    @model_validator(mode="after")
+    def _tags(self) -> TemplateUpdate:
+        if self.tags is not None:
+            _check_tags(self.tags)
+        return self
+
+
+class Template(OutModel):
+    id: str
+    revision: int = Field(ge=1)
+    status: TemplateStatus = TemplateStatus.active
+    createdAt: str
+    updatedAt: str
+    name: str
+    description: str | None = None
+    target: TemplateTarget
+    format: TemplateFormat
+    spec: dict[str, Any]
+    tags: list[str] = Field(default_factory=list)
+
+
+def _check_tags(tags: list[str]) -> None:
+    for tag in tags:
+        if not 1 <= len(tag) <= 128:
+            raise ValueError("each tag must be 1 to 128 characters")
+    if len(set(tags)) != len(tags):
+        raise ValueError("tags must be unique")

@@ -1,0 +1,25 @@
+"""Template limits (see ``docs/templates.md``)."""
+
+from __future__ import annotations
+
+MAX_MAPPINGS = 100
+"""Mappings (or declared metric ids, or attribute selectors) per template."""
+
+MAX_SPEC_BYTES = 256 * 1024
+"""The spec serialized as compact JSON must be strictly smaller than this."""
+
+MAX_PAYLOAD_BYTES = 1024 * 1024
+"""An apply/test request body may be at most this many bytes."""
+
+MAX_RECORDS = 1000
+"""Records per request for ``JsonPointer`` (``recordsPointer`` array items) and readings returned by a
+``JavaScriptHandler``."""
+
+MAX_DBC_FRAMES = 10_000
+"""CAN frames per request for ``Dbc``: a frame is ~60 bytes of JSON, so the 1 MB body cap binds first."""
+
+MAX_TIMESTAMP_MS = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z; record timestamps must lie in ``[0, MAX_TIMESTAMP_MS]``."""
+
+# JavaScriptHandler caps are on the spec model (timeoutMs 1..5000, default 1000; memoryLimitMb
+# 16..256, default 64): see telemetry.models.templates.JavaScriptHandlerSpec.

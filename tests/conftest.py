@@ -1,0 +1,34 @@
+"""Fixtures shared by every test layer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def local_stack() -> Iterator[object]:
+    """The whole platform on this machine, as `make run` starts it, on a free port.
+
+    Module scope, not session: a running stack sets AWS_ENDPOINT_URL in os.environ, which the
+    in-process moto tests of other modules must not see (see shared/devstack/README.md).
+    """
+    from devstack.stack import LocalStack
+    from telemetry.bootstrap import container
+
+    container.cache_clear()  # the functions run in this process: no container from another world
+    with LocalStack(REPO / "template.yaml", port=0, stack_name="e2e") as stack:
+        yield stack
+    container.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def api_key(local_stack: object) -> str:
+    """A key with every scope for a fresh organization, issued as `make key` would."""
+    from telemetry.bootstrap import container
+
+    return container().keys.issue(f"org-{id(local_stack)}").key
