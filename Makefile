@@ -48,6 +48,7 @@ lint: $(STAMP) cfn-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy --explicit-package-bases functions
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -18,8 +18,9 @@ def best_of(fn: Callable[[], Any], repeat: int = 7, number: int = 1) -> float:
     return best
 
 
-def rest_event(method: str, resource: str, path: str, body: str | None, path_params: dict[str, str],
-               authorizer: dict[str, str]) -> dict[str, Any]:
+def rest_event(
+    method: str, resource: str, path: str, body: str | None, path_params: dict[str, str], authorizer: dict[str, str]
+) -> dict[str, Any]:
     return {
         "resource": resource,
         "path": path,

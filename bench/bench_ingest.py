@@ -18,7 +18,7 @@ import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))  # the bench helpers beside this script
-from _harness import best_of, rest_event, verdict  # noqa: E402
+from _harness import best_of, rest_event, verdict
 
 FRAMES, METRICS = 1000, 5
 T0 = 1718884800000
@@ -26,16 +26,20 @@ T0 = 1718884800000
 
 def handler_throughput() -> None:
     os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
-        DEFINITIONS_TABLE="bench-definitions", POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_LOG_LEVEL="WARNING",
-        POWERTOOLS_METRICS_NAMESPACE="bench", POWERTOOLS_SERVICE_NAME="bench",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        DEFINITIONS_TABLE="bench-definitions",
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_LOG_LEVEL="WARNING",
+        POWERTOOLS_METRICS_NAMESPACE="bench",
+        POWERTOOLS_SERVICE_NAME="bench",
     )
     from moto import mock_aws
 
     with mock_aws():
         import boto3
-
         from devstack.lambdas import handler_for
         from devstack.resources import create_resources
         from devstack.template import Template
@@ -74,7 +78,11 @@ def handler_throughput() -> None:
         body = orjson.dumps({"frames": frames}).decode()
         handler = handler_for(template, "ThingDataIngestFunction")
         event = rest_event(
-            "POST", "/v2/thing/{thingId}/data", f"/v2/thing/{thing}/data", body, {"thingId": thing},
+            "POST",
+            "/v2/thing/{thingId}/data",
+            f"/v2/thing/{thing}/data",
+            body,
+            {"thingId": thing},
             {"orgId": who.org_id, "keyId": who.key_id, "scopes": "*", "filters": "{}", "principalId": who.key_id},
         )
 
@@ -91,7 +99,9 @@ def handler_throughput() -> None:
         response = handler(event, Ctx())
         assert response["statusCode"] == 200, response
         calls = {"n": 0}
-        c.repo.store.client.meta.events.register("before-call.dynamodb.*", lambda **_: calls.__setitem__("n", calls["n"] + 1))  # type: ignore[attr-defined]
+        c.repo.store.client.meta.events.register(
+            "before-call.dynamodb.*", lambda **_: calls.__setitem__("n", calls["n"] + 1)
+        )  # type: ignore[attr-defined]
 
         def floor() -> None:
             doc = orjson.loads(body)
@@ -110,7 +120,9 @@ def handler_throughput() -> None:
         t_floor = best_of(floor, number=20)
         t_handler = best_of(lambda: handler(event, Ctx()), number=10)
         ratio = t_floor / t_handler
-        print(f"ingest handler: {FRAMES / t_handler:,.0f} frames/s ({t_handler * 1000:.2f} ms per {FRAMES}x{METRICS} request)")
+        print(
+            f"ingest handler: {FRAMES / t_handler:,.0f} frames/s ({t_handler * 1000:.2f} ms per {FRAMES}x{METRICS} request)"
+        )
         print(f"floor (orjson.loads + orjson.dumps): {FRAMES / t_floor:,.0f} frames/s ({t_floor * 1000:.2f} ms)")
         print(f"ratio handler/floor: {ratio:.2f} (target >= 0.33) -> {verdict(ratio, 1 / 3)}")
         print(f"definition reads on the warm container during the timed runs: {calls['n']} (target 0)")
@@ -122,13 +134,26 @@ def cold_import() -> None:
         "s=u.spec_from_file_location('ingest_app', 'functions/thing_data_ingest/app.py');"
         "m=u.module_from_spec(s); s.loader.exec_module(m); print((time.perf_counter()-t)*1000)"
     )
-    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_SERVICE_NAME": "bench",
-           "DEFINITIONS_TABLE": "x", "AWS_DEFAULT_REGION": "us-east-1"}
-    runs = [float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                                 text=True, check=True).stdout) for _ in range(5)]
+    env = {
+        **os.environ,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "bench",
+        "DEFINITIONS_TABLE": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    runs = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(5)
+    ]
     best = min(runs)
-    print(f"cold import of functions/thing_data_ingest/app.py: {best:.0f} ms best of 5 "
-          f"(median {sorted(runs)[2]:.0f} ms; target <= 300 ms) -> {'MEETS' if best <= 300 else 'MISSES'}")
+    print(
+        f"cold import of functions/thing_data_ingest/app.py: {best:.0f} ms best of 5 "
+        f"(median {sorted(runs)[2]:.0f} ms; target <= 300 ms) -> {'MEETS' if best <= 300 else 'MISSES'}"
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,14 @@ def _metric(mid: str, dtype: DataType, **extra: Any) -> MetricDefinition:
 
 def _template(fmt: str, spec: dict[str, Any]) -> Template:
     return Template(
-        id="tmpl_bench", revision=1, createdAt=CREATED, updatedAt=CREATED, name="bench",
-        target=TemplateTarget.ThingData, format=TemplateFormat(fmt), spec=spec,
+        id="tmpl_bench",
+        revision=1,
+        createdAt=CREATED,
+        updatedAt=CREATED,
+        name="bench",
+        target=TemplateTarget.ThingData,
+        format=TemplateFormat(fmt),
+        spec=spec,
     )
 
 
@@ -67,8 +73,9 @@ JP_METRICS = {
     for m in [
         _metric("mdef_voltage", DataType.Double),
         _metric("mdef_current", DataType.Double),
-        _metric("mdef_state", DataType.Int, enumValues=[EnumValue(code=0, label="IDLE"),
-                                                         EnumValue(code=1, label="RUNNING")]),
+        _metric(
+            "mdef_state", DataType.Int, enumValues=[EnumValue(code=0, label="IDLE"), EnumValue(code=1, label="RUNNING")]
+        ),
         _metric("mdef_mode", DataType.String),
         _metric("mdef_count", DataType.Int),
     ]
@@ -118,8 +125,10 @@ def bench_jsonpointer(repeats: int) -> float:
     assert result.report.readingsWritten == 1000 and result.report.metricValuesWritten == 5000, result.report
     floor, ours = best_pair(lambda: jp_floor(body), lambda: apply_template(template, body, JP_METRICS, ids), repeats)
     ratio = floor / ours
-    print(f"JsonPointer  floor {1000 / floor:>12,.0f} rec/s | apply {1000 / ours:>12,.0f} rec/s | "
-          f"ratio {ratio:.3f} (target >= 0.25) {'OK' if ratio >= 0.25 else 'BELOW TARGET'}")
+    print(
+        f"JsonPointer  floor {1000 / floor:>12,.0f} rec/s | apply {1000 / ours:>12,.0f} rec/s | "
+        f"ratio {ratio:.3f} (target >= 0.25) {'OK' if ratio >= 0.25 else 'BELOW TARGET'}"
+    )
     return ratio
 
 
@@ -174,8 +183,9 @@ def dbc_frames(n: int = 10_000) -> tuple[list[tuple[int, bytes]], bytes]:
     frames = []
     for i in range(n):
         if i % 2:
-            data = db.encode_message(256, {"Voltage": 48 + i % 10, "Current": -5 + i % 11, "Soc": 50 + i % 40,
-                                           "State": i % 3})
+            data = db.encode_message(
+                256, {"Voltage": 48 + i % 10, "Current": -5 + i % 11, "Soc": 50 + i % 40, "State": i % 3}
+            )
             fid = 256
         else:
             data = db.encode_message(512, {"Rpm": 1000 + i % 3000, "Torque": 12.5})
@@ -200,8 +210,10 @@ def bench_dbc(repeats: int) -> float:
 
     floor, ours = best_pair(bare, lambda: apply_template(template, body, DBC_METRICS, ids), repeats)
     ratio = floor / ours
-    print(f"Dbc          bare  {10_000 / floor:>12,.0f} fr/s  | apply {10_000 / ours:>12,.0f} fr/s  | "
-          f"ratio {ratio:.3f} (target >= 0.8) {'OK' if ratio >= 0.8 else 'BELOW TARGET'}")
+    print(
+        f"Dbc          bare  {10_000 / floor:>12,.0f} fr/s  | apply {10_000 / ours:>12,.0f} fr/s  | "
+        f"ratio {ratio:.3f} (target >= 0.8) {'OK' if ratio >= 0.8 else 'BELOW TARGET'}"
+    )
     return ratio
 
 
@@ -213,7 +225,7 @@ def bench_javascript(repeats: int) -> None:
 
     spec = {
         "source": "function handler(p) { return p.readings.map(r => ({timestamp: r.ts, "
-                  "metrics: {mdef_current: r.i, mdef_count: r.n}})); }",
+        "metrics: {mdef_current: r.i, mdef_count: r.n}})); }",
         "metricIds": ["mdef_current", "mdef_count"],
     }
     template = _template("JavaScriptHandler", spec)
@@ -228,8 +240,10 @@ def bench_javascript(repeats: int) -> None:
     fresh_s = best(fresh, repeats)
     reuse_s = best(lambda: reused.eval("1"), repeats)
     reused.close()
-    print(f"JavaScript   apply 100 records {ours * 1000:.1f} ms | fresh isolate {fresh_s * 1000:.1f} ms "
-          f"vs reused {reuse_s * 1000:.2f} ms (fresh per apply chosen for isolation)")
+    print(
+        f"JavaScript   apply 100 records {ours * 1000:.1f} ms | fresh isolate {fresh_s * 1000:.1f} ms "
+        f"vs reused {reuse_s * 1000:.2f} ms (fresh per apply chosen for isolation)"
+    )
 
 
 def main() -> None:

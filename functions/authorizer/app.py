@@ -56,8 +56,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "orgId": who.org_id,
             "keyId": who.key_id,
             "scopes": ",".join(sorted(who.scopes)),
-            "filters": orjson.dumps(
-                {"places": sorted(who.place_filter), "things": sorted(who.thing_filter)}
-            ).decode(),
+            "filters": orjson.dumps({"places": sorted(who.place_filter), "things": sorted(who.thing_filter)}).decode(),
         },
     }

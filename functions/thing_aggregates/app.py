@@ -6,7 +6,6 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from aws_lambda_powertools.event_handler import Response
-
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal, raw_body
 from telemetry.limits import INGEST_MAX_BODY_BYTES

@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
 
@@ -24,8 +23,14 @@ def history(
     continuationToken: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> Response[str]:
     page = container().queries.history(
-        principal(app), thingId, start=start, end=end, metrics=metrics,
-        limit=pageLimit, cursor=continuationToken, order=order,
+        principal(app),
+        thingId,
+        start=start,
+        end=end,
+        metrics=metrics,
+        limit=pageLimit,
+        cursor=continuationToken,
+        order=order,
     )
     return json_response(200, page)
 

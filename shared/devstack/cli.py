@@ -170,8 +170,11 @@ def cmd_key(args: argparse.Namespace) -> int:
 
         session = boto3.session.Session()
         if session.get_credentials() is None:
-            print("No running local stack (.devstack/state.json) and no AWS credentials: start "
-                  "`telemetry-dev run` or configure AWS credentials.", file=sys.stderr)
+            print(
+                "No running local stack (.devstack/state.json) and no AWS credentials: start "
+                "`telemetry-dev run` or configure AWS credentials.",
+                file=sys.stderr,
+            )
             return 2
         stack_name = args.stack_name or _samconfig_stack_name(template_path.parent)
         if not stack_name:
@@ -206,20 +209,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="start the local stack (moto, gateway, pollers, schedules)")
-    run.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000),
-                     help="gateway port (default: $PORT or 3000)")
+    run.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT") or 3000), help="gateway port (default: $PORT or 3000)"
+    )
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--speedup", type=float, default=1.0, help="divide schedule intervals by this factor")
     run.add_argument("--stack-name", default=None, help="prefix of generated resource names")
-    run.add_argument("--parameter-override", action="append", default=[], metavar="NAME=VALUE",
-                     help="template parameter override (repeatable)")
+    run.add_argument(
+        "--parameter-override",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameter override (repeatable)",
+    )
     run.set_defaults(func=cmd_run)
 
     key = sub.add_parser("key", help="issue an API key (local stack if running, else the deployed stack)")
     key.add_argument("--org", required=True, help="organization name")
     key.add_argument("--scopes", default=None, help="comma-separated scopes (default: all)")
-    key.add_argument("--stack-name", default=None,
-                     help="deployed stack (default: samconfig.toml); forces the deployed stack")
+    key.add_argument(
+        "--stack-name", default=None, help="deployed stack (default: samconfig.toml); forces the deployed stack"
+    )
     key.set_defaults(func=cmd_key)
     return parser
 

@@ -341,8 +341,8 @@ class LocalGateway:
                 value = self._mapping_value(expr, request)
                 if value is not None:
                     headers.append((name, value))
-        error_message = message if message is not None else json.loads(DEFAULT_GATEWAY_RESPONSES[rtype][1]).get(
-            "message"
+        error_message = (
+            message if message is not None else json.loads(DEFAULT_GATEWAY_RESPONSES[rtype][1]).get("message")
         )
         body = (
             body.replace("$context.requestId", request_id)
@@ -379,9 +379,7 @@ class LocalGateway:
         api = self.apis.get(route.api_id, api)
         stage = api.stage if api else "Prod"
         api_id = self.api_ids.get(route.api_id, "localapi")
-        method_arn = (
-            f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}/{stage}/{request.method}/{path.lstrip('/')}"
-        )
+        method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}/{stage}/{request.method}/{path.lstrip('/')}"
         event = self.proxy_event(request, route, path, path_params, stage, api_id, request_id)
         if route.authorizer is not None:
             auth = self.authorize(route, api, request, event, method_arn, request_id)
@@ -483,10 +481,13 @@ class LocalGateway:
     ) -> _AuthResult:
         spec: AuthorizerSpec | None = api.authorizers.get(route.authorizer or "") if api else None
         if spec is None:
-            log.error("route %s %s names authorizer %r which the API does not define",
-                      route.method, route.path, route.authorizer)
-            return _AuthResult(denied=self.gateway_response(
-                "AUTHORIZER_CONFIGURATION_ERROR", api, request, request_id))
+            log.error(
+                "route %s %s names authorizer %r which the API does not define",
+                route.method,
+                route.path,
+                route.authorizer,
+            )
+            return _AuthResult(denied=self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", api, request, request_id))
         query = event["queryStringParameters"] or {}
         identity: list[str] = [request.header(h) or "" for h in spec.headers]
         identity += [query.get(q, "") for q in spec.query_strings]
@@ -506,8 +507,9 @@ class LocalGateway:
             function = self.functions.get(spec.function_id)
             if function is None:
                 log.error("authorizer function %s is not loaded", spec.function_id)
-                return _AuthResult(denied=self.gateway_response(
-                    "AUTHORIZER_CONFIGURATION_ERROR", api, request, request_id))
+                return _AuthResult(
+                    denied=self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", api, request, request_id)
+                )
             if spec.payload_type == "TOKEN":
                 auth_event: dict[str, Any] = {
                     "type": "TOKEN",
@@ -518,10 +520,21 @@ class LocalGateway:
                 auth_event = {
                     "type": "REQUEST",
                     "methodArn": method_arn,
-                    **{k: event[k] for k in (
-                        "resource", "path", "httpMethod", "headers", "multiValueHeaders",
-                        "queryStringParameters", "multiValueQueryStringParameters",
-                        "pathParameters", "stageVariables", "requestContext")},
+                    **{
+                        k: event[k]
+                        for k in (
+                            "resource",
+                            "path",
+                            "httpMethod",
+                            "headers",
+                            "multiValueHeaders",
+                            "queryStringParameters",
+                            "multiValueQueryStringParameters",
+                            "pathParameters",
+                            "stageVariables",
+                            "requestContext",
+                        )
+                    },
                 }
             started = time.monotonic()
             try:
@@ -529,14 +542,16 @@ class LocalGateway:
                 principal, statements, context = _parse_authorizer_result(result)
             except _InvalidAuthorizerResultError as exc:
                 log.error("authorizer %s returned an invalid result: %s", spec.function_id, exc)
-                return _AuthResult(denied=self.gateway_response(
-                    "AUTHORIZER_CONFIGURATION_ERROR", api, request, request_id))
+                return _AuthResult(
+                    denied=self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", api, request, request_id)
+                )
             except Exception as exc:
                 if str(exc) == "Unauthorized":
                     return unauthorized
                 log.error("authorizer %s failed:\n%s", spec.function_id, traceback.format_exc().rstrip())
-                return _AuthResult(denied=self.gateway_response(
-                    "AUTHORIZER_CONFIGURATION_ERROR", api, request, request_id))
+                return _AuthResult(
+                    denied=self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", api, request, request_id)
+                )
             latency = int((time.monotonic() - started) * 1000)
             entry = _CacheEntry(time.monotonic() + spec.reauthorize_every, principal, statements, context)
             if spec.reauthorize_every > 0:
@@ -571,8 +586,7 @@ class LocalGateway:
                 result = function.invoke(event, request_id=request_id)
                 response = self._proxy_response(result, request_id)
             except Exception:
-                log.error("%s raised (request %s):\n%s", route.function_id, request_id,
-                          traceback.format_exc().rstrip())
+                log.error("%s raised (request %s):\n%s", route.function_id, request_id, traceback.format_exc().rstrip())
                 response = self.gateway_response("LAMBDA_ERROR", api, request, request_id)
         response.function_id = route.function_id
         return response
@@ -653,8 +667,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _too_large(self) -> None:
         gw = self.server.gateway
         started = time.monotonic()
-        req = IncomingRequest(self.command, self.path.split("?")[0], "", list(self.headers.items()), b"",
-                              self.client_address[0])
+        req = IncomingRequest(
+            self.command, self.path.split("?")[0], "", list(self.headers.items()), b"", self.client_address[0]
+        )
         resp = gw.gateway_response("REQUEST_TOO_LARGE", gw._default_api(), req, str(uuid.uuid4()))
         self.close_connection = True
         self._send(resp, started, close=True)
@@ -700,8 +715,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             response = self.server.gateway.handle(request)
         except Exception:  # a bug in the gateway itself: never leak it to the client
             log.error("gateway error:\n%s", traceback.format_exc().rstrip())
-            response = OutgoingResponse(500, [("Content-Type", "application/json")],
-                                        b'{"message": "Internal server error"}')
+            response = OutgoingResponse(
+                500, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
+            )
         self._send(response, started)
 
     def _send(self, response: OutgoingResponse, started: float, close: bool = False) -> None:
@@ -718,8 +734,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
         self.wfile.flush()
         elapsed_ms = (time.monotonic() - started) * 1000
-        access_log.info('%s "%s %s %s" %d %d %.1fms %s%s', self.client_address[0], self.command, self.path,
-                        self.request_version, response.status, len(response.body), elapsed_ms,
-                        response.function_id or "-", f" ({response.note})" if response.note else "")
+        access_log.info(
+            '%s "%s %s %s" %d %d %.1fms %s%s',
+            self.client_address[0],
+            self.command,
+            self.path,
+            self.request_version,
+            response.status,
+            len(response.body),
+            elapsed_ms,
+            response.function_id or "-",
+            f" ({response.note})" if response.note else "",
+        )
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle

@@ -102,8 +102,12 @@ class LocalFunction:
         finally:
             elapsed = time.monotonic() - started
             if elapsed > self.spec.timeout:
-                log.warning("%s ran %.1fs, longer than its Timeout of %ss (AWS would have killed it)",
-                            self.logical_id, elapsed, self.spec.timeout)
+                log.warning(
+                    "%s ran %.1fs, longer than its Timeout of %ss (AWS would have killed it)",
+                    self.logical_id,
+                    elapsed,
+                    self.spec.timeout,
+                )
         try:
             return json.loads(json.dumps(result))
         except (TypeError, ValueError) as exc:
@@ -129,8 +133,15 @@ def merged_function_environment(specs: Iterable[FunctionSpec]) -> dict[str, str]
     for spec in specs:
         for key, value in spec.environment.items():
             if key in merged and merged[key] != value:
-                log.warning("env %s differs between %s (%r) and %s (%r); the process keeps %r",
-                            key, origin[key], merged[key], spec.logical_id, value, value)
+                log.warning(
+                    "env %s differs between %s (%r) and %s (%r); the process keeps %r",
+                    key,
+                    origin[key],
+                    merged[key],
+                    spec.logical_id,
+                    value,
+                    value,
+                )
             merged[key] = value
             origin[key] = spec.logical_id
     return merged

@@ -127,8 +127,12 @@ class SqsPoller:
         try:
             response = self.function.invoke({"Records": records})
         except Exception:
-            log.exception("%s failed on a batch of %d from %s; no message deleted",
-                          self.function.logical_id, len(records), self.spec.queue_id)
+            log.exception(
+                "%s failed on a batch of %d from %s; no message deleted",
+                self.function.logical_id,
+                len(records),
+                self.spec.queue_id,
+            )
             return len(messages)
         keep = failed_ids(response, ids) if self.spec.report_batch_item_failures else set()
         done = [r for r in records if r["messageId"] not in keep]
@@ -141,8 +145,12 @@ class SqsPoller:
             for failure in result.get("Failed") or []:
                 log.warning("delete failed for a message of %s: %s", self.spec.queue_id, failure)
         if keep:
-            log.info("%s: %d of %d messages reported failed; they return after the visibility timeout",
-                     self.function.logical_id, len(keep), len(records))
+            log.info(
+                "%s: %d of %d messages reported failed; they return after the visibility timeout",
+                self.function.logical_id,
+                len(keep),
+                len(records),
+            )
         return len(messages)
 
     def _run(self) -> None:

@@ -184,10 +184,16 @@ def create_timestream(
 ) -> dict[str, PhysicalResource]:
     """Timestream database/table when the template enables them (moto implements both)."""
     created: dict[str, PhysicalResource] = {}
-    db_ids = [lid for lid, r in template.resources.items()
-              if r.get("Type") == "AWS::Timestream::Database" and template.resource_enabled(lid)]
-    table_ids = [lid for lid, r in template.resources.items()
-                 if r.get("Type") == "AWS::Timestream::Table" and template.resource_enabled(lid)]
+    db_ids = [
+        lid
+        for lid, r in template.resources.items()
+        if r.get("Type") == "AWS::Timestream::Database" and template.resource_enabled(lid)
+    ]
+    table_ids = [
+        lid
+        for lid, r in template.resources.items()
+        if r.get("Type") == "AWS::Timestream::Table" and template.resource_enabled(lid)
+    ]
     if not db_ids and not table_ids:
         return created
     client = session.client("timestream-write", endpoint_url=endpoint_url)

@@ -78,8 +78,12 @@ class Schedule:
             log.info("schedule %s.%s is disabled", self.spec.function_id, self.spec.event_name)
             return self
         if self.interval is None:
-            log.warning("schedule %s.%s: %r is not supported locally (only rate(...)); not firing",
-                        self.spec.function_id, self.spec.event_name, self.spec.expression)
+            log.warning(
+                "schedule %s.%s: %r is not supported locally (only rate(...)); not firing",
+                self.spec.function_id,
+                self.spec.event_name,
+                self.spec.expression,
+            )
             return self
         log.info("schedule %s.%s every %.1fs", self.spec.function_id, self.spec.event_name, self.interval)
         self._thread = threading.Thread(target=self._run, name=f"schedule-{self.spec.function_id}", daemon=True)

@@ -197,11 +197,20 @@ class LocalStack:
         fn = self.functions.get(function_id)
         queue = self.resources.get(ev.queue_id)
         if not ev.enabled or fn is None or queue is None or self.session is None:
-            log.warning("SQS mapping %s.%s not started (disabled, function not loaded or queue missing)",
-                        function_id, ev.event_name)
+            log.warning(
+                "SQS mapping %s.%s not started (disabled, function not loaded or queue missing)",
+                function_id,
+                ev.event_name,
+            )
             return
-        poller = SqsPoller(ev, fn, queue_url=queue.ref, queue_arn=queue.attributes["Arn"],
-                           session=self.session, endpoint_url=self.endpoint_url)
+        poller = SqsPoller(
+            ev,
+            fn,
+            queue_url=queue.ref,
+            queue_arn=queue.attributes["Arn"],
+            session=self.session,
+            endpoint_url=self.endpoint_url,
+        )
         self.pollers.append(poller.start())
 
     def stop(self) -> None:

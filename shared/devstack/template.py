@@ -337,7 +337,7 @@ class Template:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(self.resolve(arg))
             if key == "Condition" and isinstance(arg, str):
@@ -604,7 +604,7 @@ class Template:
                 api_ref = props.get("RestApiId")
                 api_id = self._function_id_of(api_ref) if api_ref is not None else IMPLICIT_API
                 api_id = api_id or IMPLICIT_API
-                api_auth = ((self._api_properties(api_id).get("Auth") or {}).get("DefaultAuthorizer"))
+                api_auth = (self._api_properties(api_id).get("Auth") or {}).get("DefaultAuthorizer")
                 authorizer = (props.get("Auth") or {}).get("Authorizer", api_auth)
                 if authorizer in (None, "NONE", "AWS_IAM"):
                     authorizer = None
@@ -682,8 +682,9 @@ class Template:
                 props = ev.get("Properties") or {}
                 queue_id = self._resource_id_of(props.get("Queue"))
                 if queue_id is None:
-                    log.warning("%s.%s: queue %r is not a queue of this template; skipped",
-                                fn_id, ev_name, props.get("Queue"))
+                    log.warning(
+                        "%s.%s: queue %r is not a queue of this template; skipped", fn_id, ev_name, props.get("Queue")
+                    )
                     continue
                 resolved = self.resolve({k: v for k, v in props.items() if k != "Queue"})
                 specs.append(
@@ -710,9 +711,7 @@ class Template:
                 props = self.resolve(ev.get("Properties") or {})
                 expression = props.get("Schedule") if etype == "Schedule" else props.get("ScheduleExpression")
                 state = props.get("State")
-                enabled = _as_bool(props.get("Enabled"), True) and (
-                    state is None or str(state).upper() == "ENABLED"
-                )
+                enabled = _as_bool(props.get("Enabled"), True) and (state is None or str(state).upper() == "ENABLED")
                 specs.append(
                     ScheduleSpec(
                         function_id=fn_id,

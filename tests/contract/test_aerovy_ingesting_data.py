@@ -78,8 +78,12 @@ def test_steps_1_to_4_as_written(client: Client) -> None:
     for name in frame_metrics:
         if name not in ids:
             dtype = "Int" if name == "status" else "Double"
-            ids[name] = client.post("/v2/definitions/metrics", {"name": name, "dataType": dtype, "defaultAggregation": "Last"}).json()["id"]
-    full_type = client.post("/v2/definitions/thing-types", {"displayName": "Module", "metricIds": [ids[n] for n in frame_metrics]}).json()["id"]
+            ids[name] = client.post(
+                "/v2/definitions/metrics", {"name": name, "dataType": dtype, "defaultAggregation": "Last"}
+            ).json()["id"]
+    full_type = client.post(
+        "/v2/definitions/thing-types", {"displayName": "Module", "metricIds": [ids[n] for n in frame_metrics]}
+    ).json()["id"]
     module = client.post(f"/v2/sites/{site}/things", {"thingName": "Module 1", "thingTypeId": full_type}).json()["id"]
     accepted = client.post(f"/v2/thing/{module}/data", FRAMES)
     assert accepted.status_code == 200, accepted.text
@@ -98,7 +102,10 @@ def test_steps_1_to_4_as_written(client: Client) -> None:
 
 def test_out_of_range_property_is_rejected_naming_it(client: Client) -> None:
     mid = client.post("/v2/definitions/metrics", {**METRIC, "name": "soc2"}).json()["id"]
-    type_id = client.post("/v2/definitions/thing-types", substitute(THING_TYPE, {"mdef_<soc>": mid, "mdef_<soh>": mid, "mdef_<moduleVoltage>": mid})).status_code
+    type_id = client.post(
+        "/v2/definitions/thing-types",
+        substitute(THING_TYPE, {"mdef_<soc>": mid, "mdef_<soh>": mid, "mdef_<moduleVoltage>": mid}),
+    ).status_code
     assert type_id == 400  # the document's metricIds repeat once substituted with one id: refused
     type_id = client.post("/v2/definitions/thing-types", {**THING_TYPE, "metricIds": [mid]}).json()["id"]
     site = client.post("/v2/sites", {"name": "S"}).json()["id"]

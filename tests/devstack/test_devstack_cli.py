@@ -36,8 +36,14 @@ class _StubKeys:
     calls: list[dict[str, Any]] = field(default_factory=list)
 
     def issue(self, org_name: str, scopes: list[str] | None = None) -> _Issued:
-        self.calls.append({"org": org_name, "scopes": scopes, "endpoint": os.environ.get("AWS_ENDPOINT_URL"),
-                           "table": os.environ.get("ITEMS_TABLE")})
+        self.calls.append(
+            {
+                "org": org_name,
+                "scopes": scopes,
+                "endpoint": os.environ.get("AWS_ENDPOINT_URL"),
+                "table": os.environ.get("ITEMS_TABLE"),
+            }
+        )
         return _Issued(key=f"key-for-{org_name}", org_id="org_1", scopes=scopes)
 
 
@@ -59,8 +65,9 @@ def test_run_prints_key_and_curl_then_stops_on_sigterm(
     stub_keys: _StubKeys, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     # A private copy: the state file lands next to the template, and other runs may be active.
-    fixtures = shutil.copytree(FIXTURE_TEMPLATE.parent, tmp_path / "fixtures",
-                               ignore=shutil.ignore_patterns(".devstack", "__pycache__"))
+    fixtures = shutil.copytree(
+        FIXTURE_TEMPLATE.parent, tmp_path / "fixtures", ignore=shutil.ignore_patterns(".devstack", "__pycache__")
+    )
     template = fixtures / "template.yaml"
     state_file = fixtures / ".devstack" / "state.json"
     seen: dict[str, Any] = {}
@@ -95,14 +102,19 @@ def test_key_uses_the_running_local_stack(
 ) -> None:
     (tmp_path / "template.yaml").write_text("Resources: {}\n")
     (tmp_path / ".devstack").mkdir()
-    state = {"pid": os.getpid(), "endpoint_url": "http://127.0.0.1:1", "gateway_url": "http://127.0.0.1:2",
-             "environment": {"ITEMS_TABLE": "items-local"}}
+    state = {
+        "pid": os.getpid(),
+        "endpoint_url": "http://127.0.0.1:1",
+        "gateway_url": "http://127.0.0.1:2",
+        "environment": {"ITEMS_TABLE": "items-local"},
+    }
     (tmp_path / ".devstack" / "state.json").write_text(json.dumps(state))
     rc = main(["--template", str(tmp_path / "template.yaml"), "key", "--org", "acme", "--scopes", "read, write"])
     assert rc == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == "key-for-acme"
-    assert stub_keys.calls == [{"org": "acme", "scopes": ["read", "write"],
-                                "endpoint": "http://127.0.0.1:1", "table": "items-local"}]
+    assert stub_keys.calls == [
+        {"org": "acme", "scopes": ["read", "write"], "endpoint": "http://127.0.0.1:1", "table": "items-local"}
+    ]
 
 
 def test_key_without_local_stack_or_credentials(

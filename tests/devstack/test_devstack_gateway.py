@@ -110,7 +110,11 @@ def test_allow_passes_stringified_context(stack: LocalStack) -> None:
     event = _event(requests.get(f"{stack.url}/items/1", headers={"X-Api-Key": "good"}, timeout=5))
     authorizer = event["requestContext"]["authorizer"]
     assert {k: authorizer[k] for k in ("orgId", "n", "admin", "principalId")} == {
-        "orgId": "org-1", "n": "3", "admin": "true", "principalId": "org-1"}
+        "orgId": "org-1",
+        "n": "3",
+        "admin": "true",
+        "principalId": "org-1",
+    }
     assert isinstance(authorizer["integrationLatency"], int)
 
 

@@ -101,8 +101,12 @@ def drain(p: Platform) -> int:
     for spec in p.template.sqs_events():
         queue = p.template.physical_resource(spec.queue_id)
         poller = SqsPoller(
-            spec, p.functions[spec.function_id], queue_url=queue.ref, queue_arn=queue.attributes["Arn"],
-            session=boto3.session.Session(region_name="us-east-1"), wait_seconds=0,
+            spec,
+            p.functions[spec.function_id],
+            queue_url=queue.ref,
+            queue_arn=queue.attributes["Arn"],
+            session=boto3.session.Session(region_name="us-east-1"),
+            wait_seconds=0,
         )
         while (n := poller.poll_once()) > 0:
             total += n

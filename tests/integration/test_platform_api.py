@@ -50,13 +50,19 @@ class Org:
     def __init__(self, p: Platform, name: str) -> None:
         self.p = p
         self.key = p.key(name)
-        mid = self.ok("POST", "/v2/definitions/metrics", {"name": "soc", "dataType": "Double", "defaultAggregation": "Last"})["id"]
+        mid = self.ok(
+            "POST", "/v2/definitions/metrics", {"name": "soc", "dataType": "Double", "defaultAggregation": "Last"}
+        )["id"]
         self.ids = {"metricId": mid}
-        self.ids["thingTypeId"] = self.ok("POST", "/v2/definitions/thing-types", {"displayName": "B", "metricIds": [mid]})["id"]
+        self.ids["thingTypeId"] = self.ok(
+            "POST", "/v2/definitions/thing-types", {"displayName": "B", "metricIds": [mid]}
+        )["id"]
         site = self.ok("POST", "/v2/sites", {"name": "S"})["id"]
         fleet = self.ok("POST", "/v2/fleets", {"name": "F"})["id"]
         self.site, self.fleet = site, fleet
-        self.ids["thingId"] = self.ok("POST", f"/v2/sites/{site}/things", {"thingName": "t", "thingTypeId": self.ids["thingTypeId"]})["id"]
+        self.ids["thingId"] = self.ok(
+            "POST", f"/v2/sites/{site}/things", {"thingName": "t", "thingTypeId": self.ids["thingTypeId"]}
+        )["id"]
         self.metric_id = mid
 
     def ok(self, method: str, path: str, body: Any = None) -> Any:
@@ -107,7 +113,9 @@ def test_every_platform_route_of_the_template_is_in_the_matrix(platform: Platfor
 @pytest.mark.parametrize(("method", "template"), list(ROUTES))
 def test_no_key_and_wrong_key_are_401_problems(platform: Platform, acme: Org, method: str, template: str) -> None:
     for key in (None, "avy_not-a-real-key", "Bearer something"):
-        answer = platform.call(method, acme.path(template), acme.body(method, template), key=key, query=query_for(template))
+        answer = platform.call(
+            method, acme.path(template), acme.body(method, template), key=key, query=query_for(template)
+        )
         assert answer.status == 401
         assert answer.header("Content-Type") == "application/problem+json"
         assert answer.body["type"] == "urn:telemetry:problem:unauthenticated"
@@ -126,8 +134,12 @@ def test_key_without_the_scope_is_403(platform: Platform, acme: Org, method: str
 
 
 @pytest.mark.parametrize(("method", "template"), [r for r in ROUTES if "{" in r[1]])
-def test_another_organizations_resource_is_404(platform: Platform, acme: Org, globex: Org, method: str, template: str) -> None:
-    answer = platform.call(method, acme.path(template), acme.body(method, template), key=globex.key, query=query_for(template))
+def test_another_organizations_resource_is_404(
+    platform: Platform, acme: Org, globex: Org, method: str, template: str
+) -> None:
+    answer = platform.call(
+        method, acme.path(template), acme.body(method, template), key=globex.key, query=query_for(template)
+    )
     assert answer.status == 404, answer
     assert answer.body["type"] == "urn:telemetry:problem:not-found"
     unknown = re.sub(r"(site|fleet|thing|mdef|tdefi)_[a-z0-9]+", r"\1_doesnotexist0000000", acme.path(template))
@@ -159,14 +171,21 @@ def test_malformed_json_and_oversized_body(platform: Platform, acme: Org) -> Non
 
 
 def test_validation_errors_list_every_field(platform: Platform, acme: Org) -> None:
-    answer = platform.call("POST", "/v2/definitions/metrics", {"name": "1bad", "dataType": "Float", "x": 1}, key=acme.key)
+    answer = platform.call(
+        "POST", "/v2/definitions/metrics", {"name": "1bad", "dataType": "Float", "x": 1}, key=acme.key
+    )
     assert answer.status == 400 and answer.header("Content-Type") == "application/problem+json"
     paths = {e["path"] for e in answer.body["errors"]}
     assert {"name", "dataType", "defaultAggregation", "x"} <= paths
 
 
 def test_duplicate_metric_name_is_409(platform: Platform, acme: Org) -> None:
-    answer = platform.call("POST", "/v2/definitions/metrics", {"name": "SOC", "dataType": "Double", "defaultAggregation": "Last"}, key=acme.key)
+    answer = platform.call(
+        "POST",
+        "/v2/definitions/metrics",
+        {"name": "SOC", "dataType": "Double", "defaultAggregation": "Last"},
+        key=acme.key,
+    )
     assert (answer.status, answer.body["type"]) == (409, "urn:telemetry:problem:conflict")
 
 
@@ -190,5 +209,7 @@ def test_pagination_walks_every_item_once(platform: Platform) -> None:
 
 def test_thing_without_a_type_cannot_take_frames_424(platform: Platform, acme: Org) -> None:
     bare = acme.ok("POST", f"/v2/sites/{acme.site}/things", {"thingName": "bare"})["id"]
-    answer = platform.call("POST", f"/v2/thing/{bare}/data", {"frames": [{"timestamp": T0, "metrics": {"soc": 1}}]}, key=acme.key)
+    answer = platform.call(
+        "POST", f"/v2/thing/{bare}/data", {"frames": [{"timestamp": T0, "metrics": {"soc": 1}}]}, key=acme.key
+    )
     assert (answer.status, answer.body["type"]) == (424, "urn:telemetry:problem:failed-dependency")

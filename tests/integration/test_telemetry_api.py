@@ -22,9 +22,13 @@ class Battery:
             if name == "status":
                 body["enumValues"] = [{"code": 0, "label": "IDLE"}, {"code": 1, "label": "RUNNING"}]
             ids[name] = p.call("POST", "/v2/definitions/metrics", body, key=self.key).body["id"]
-        type_id = p.call("POST", "/v2/definitions/thing-types", {"displayName": "B", "metricIds": list(ids.values())}, key=self.key).body["id"]
+        type_id = p.call(
+            "POST", "/v2/definitions/thing-types", {"displayName": "B", "metricIds": list(ids.values())}, key=self.key
+        ).body["id"]
         site = p.call("POST", "/v2/sites", {"name": "S"}, key=self.key).body["id"]
-        self.thing = p.call("POST", f"/v2/sites/{site}/things", {"thingName": "t", "thingTypeId": type_id}, key=self.key).body["id"]
+        self.thing = p.call(
+            "POST", f"/v2/sites/{site}/things", {"thingName": "t", "thingTypeId": type_id}, key=self.key
+        ).body["id"]
 
     def post(self, frames: list[dict[str, Any]]) -> Any:
         return self.p.call("POST", f"/v2/thing/{self.thing}/data", {"frames": frames}, key=self.key)
@@ -68,7 +72,9 @@ def test_a_bad_frame_rejects_the_request_and_nothing_is_queued(platform: Platfor
     frames[7]["metrics"]["status"] = "EXPLODED"
     answer = battery.post(frames)
     assert answer.status == 400
-    assert answer.body["errors"] == [{"path": "frames/7/metrics/status", "message": "'EXPLODED' is not a label or code of this enum"}]
+    assert answer.body["errors"] == [
+        {"path": "frames/7/metrics/status", "message": "'EXPLODED' is not a label or code of this enum"}
+    ]
     assert drain(platform) == 0
     assert battery.get("latest-event")["timestamp"] is None
 

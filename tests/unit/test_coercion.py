@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from telemetry.models.metrics import CoercionError, MetricDefinition, coerce_value
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from telemetry.bootstrap import Container
 from telemetry.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from telemetry.models.auth import Principal, ResourceFilters
@@ -97,7 +96,10 @@ def test_enum_metric_needs_int_and_unique_codes() -> None:
     with pytest.raises(ValidationFailed, match="only allowed on Int"):
         parse(MetricCreate, {**base, "dataType": "String", "enumValues": [{"code": 0, "label": "IDLE"}]})
     with pytest.raises(ValidationFailed, match="unique"):
-        parse(MetricCreate, {**base, "dataType": "Int", "enumValues": [{"code": 0, "label": "a"}, {"code": 0, "label": "b"}]})
+        parse(
+            MetricCreate,
+            {**base, "dataType": "Int", "enumValues": [{"code": 0, "label": "a"}, {"code": 0, "label": "b"}]},
+        )
 
 
 def test_numeric_aggregation_on_string_metric_is_refused() -> None:
@@ -163,7 +165,9 @@ def test_constraint_value_must_parse_as_the_value_type() -> None:
 def test_property_rules_name_the_property(c: Container, acme: Principal) -> None:
     type_id = battery(c, acme)
     site = c.places.create(acme, PlaceKind.site, PlaceCreate(name="HQ"))
-    ok = c.things.create(acme, PlaceKind.site, site.id, ThingCreate(thingName="A1", thingTypeId=type_id, properties={"capacity": "75"}))
+    ok = c.things.create(
+        acme, PlaceKind.site, site.id, ThingCreate(thingName="A1", thingTypeId=type_id, properties={"capacity": "75"})
+    )
     assert ok.properties == {"capacity": 75.0}
     for props, path, msg in [
         ({"capacity": "0"}, ("properties", "capacity"), "> 0"),
@@ -172,7 +176,9 @@ def test_property_rules_name_the_property(c: Container, acme: Principal) -> None
         ({"colour": "red"}, ("properties", "colour"), "not defined"),
     ]:
         with pytest.raises(ValidationFailed) as err:
-            c.things.create(acme, PlaceKind.site, site.id, ThingCreate(thingName="B", thingTypeId=type_id, properties=props))
+            c.things.create(
+                acme, PlaceKind.site, site.id, ThingCreate(thingName="B", thingTypeId=type_id, properties=props)
+            )
         assert err.value.errors[0].path == path and msg in err.value.errors[0].message
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import orjson
 import pytest
-
 from telemetry.adapters.memory_readings import InMemoryReadingQueue, InMemoryReadingStore
 from telemetry.bootstrap import Container
 from telemetry.errors import (
@@ -227,14 +226,19 @@ def test_interval_must_be_between_a_minute_and_a_day(w: World, interval: str) ->
 
 def test_two_spellings_of_a_metric_across_frames_with_one_timestamp_merge_by_id(w: World) -> None:
     # Given the same metric spelled two ways in two frames of the same instant
-    w.post({"frames": [
-        {"timestamp": T0, "metrics": {"moduleSoC": 10}},
-        {"timestamp": T0, "metrics": {"MODULESOC": 20, "status": "IDLE"}},
-    ]})
+    w.post(
+        {
+            "frames": [
+                {"timestamp": T0, "metrics": {"moduleSoC": 10}},
+                {"timestamp": T0, "metrics": {"MODULESOC": 20, "status": "IDLE"}},
+            ]
+        }
+    )
     # Then they are one reading, keyed by metric id, the later value winning
     (record,) = w.queue.batches[0].records
     assert {k: m.value for k, m in record.measures.items()} == {
-        w.metric_ids["moduleSoC"]: 20.0, w.metric_ids["status"]: 0,
+        w.metric_ids["moduleSoC"]: 20.0,
+        w.metric_ids["status"]: 0,
     }
 
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache, cached_property
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # services are imported where they are built: a function loads only what it uses
-    from telemetry.adapters.definitions import DefinitionsRepository
     from telemetry.ports.definitions import ItemStore
     from telemetry.ports.readings import ReadingQueue, ReadingStore
     from telemetry.services.auth import KeyService

@@ -95,8 +95,16 @@ def test_plain_and_multiplexed_frames_round_trip(can_metrics: dict[str, MetricDe
     result = run({"frames": frames}, can_metrics)
     battery = DB.decode_message(256, bytes.fromhex(frames[0]["data"]), decode_choices=False)
     assert result.readings == [
-        (T0, {"mdef_voltage": battery["Voltage"], "mdef_current": -12.5, "mdef_temp": 21.5, "mdef_state": 1,
-              "mdef_label": "RUNNING"}),
+        (
+            T0,
+            {
+                "mdef_voltage": battery["Voltage"],
+                "mdef_current": -12.5,
+                "mdef_temp": 21.5,
+                "mdef_state": 1,
+                "mdef_label": "RUNNING",
+            },
+        ),
         (T0 + 10, {"mdef_rpm": 3000, "mdef_torque": -4.5}),
         (T0 + 20, {"mdef_torque": 0.0, "mdef_dcvolt": 400.5}),  # Torque: not in page 1 -> default
         (T0 + 30, {"mdef_count": 7}),
@@ -114,21 +122,29 @@ def test_plain_and_multiplexed_frames_round_trip(can_metrics: dict[str, MetricDe
 def test_fast_decoder_matches_cantools_on_random_data(can_metrics: dict[str, MetricDefinition]) -> None:
     rng = random.Random(1234)
     datas = [bytes(rng.randrange(256) for _ in range(8)) for _ in range(300)]
-    mappings = [{"signal": f"Battery.{s}", "metricId": mid} for s, mid in
-                (("Voltage", "mdef_voltage"), ("Current", "mdef_current"), ("Temp", "mdef_temp"))]
+    mappings = [
+        {"signal": f"Battery.{s}", "metricId": mid}
+        for s, mid in (("Voltage", "mdef_voltage"), ("Current", "mdef_current"), ("Temp", "mdef_temp"))
+    ]
     payload = {"frames": [{"id": 256, "data": d.hex(), "timestamp": i} for i, d in enumerate(datas)]}
     result = run(payload, can_metrics, spec(mappings))
     assert len(result.readings) == len(datas)
     for (ts, values), data in zip(result.readings, datas, strict=True):
         expected = DB.decode_message(256, data, decode_choices=False)
-        assert values == {"mdef_voltage": expected["Voltage"], "mdef_current": expected["Current"],
-                          "mdef_temp": expected["Temp"]}, ts
+        assert values == {
+            "mdef_voltage": expected["Voltage"],
+            "mdef_current": expected["Current"],
+            "mdef_temp": expected["Temp"],
+        }, ts
         assert [type(v) for v in values.values()] == [float, float, float]
 
 
 def test_unknown_frame_id_is_reported_per_record(can_metrics: dict[str, MetricDefinition]) -> None:
-    frames = [{"id": 0x7FF, "data": "00", "timestamp": T0}, frame(512, {"Page": 0, "Rpm": 1, "Torque": 0}, T0 + 1),
-              {"id": "0x123", "data": "00", "timestamp": T0 + 2}]
+    frames = [
+        {"id": 0x7FF, "data": "00", "timestamp": T0},
+        frame(512, {"Page": 0, "Rpm": 1, "Torque": 0}, T0 + 1),
+        {"id": "0x123", "data": "00", "timestamp": T0 + 2},
+    ]
     result = run({"frames": frames}, can_metrics)
     assert result.readings == [(T0 + 1, {"mdef_rpm": 1, "mdef_torque": 0.0})]
     assert result.report.as_dict()["recordsSkipped"] == [
@@ -173,9 +189,16 @@ def test_frame_field_variants(can_metrics: dict[str, MetricDefinition]) -> None:
     result = run({"frames": ok + bad}, can_metrics)
     assert result.readings == [(i, {"mdef_count": 9}) for i in (1, 2, 3, 4)]
     assert [(s["index"], s["reason"]) for s in result.report.as_dict()["recordsSkipped"]] == [
-        (4, "invalid_frame_data"), (5, "invalid_frame_data"), (6, "invalid_frame_data"), (7, "invalid_frame_data"),
-        (8, "invalid_frame_id"), (9, "invalid_frame_id"), (10, "invalid_frame"), (11, "missing_timestamp"),
-        (12, "invalid_timestamp"), (13, "no_metric_values"),
+        (4, "invalid_frame_data"),
+        (5, "invalid_frame_data"),
+        (6, "invalid_frame_data"),
+        (7, "invalid_frame_data"),
+        (8, "invalid_frame_id"),
+        (9, "invalid_frame_id"),
+        (10, "invalid_frame"),
+        (11, "missing_timestamp"),
+        (12, "invalid_timestamp"),
+        (13, "no_metric_values"),
     ]
 
 
@@ -190,8 +213,10 @@ def test_signal_transform_enum_map_and_invalid_values(can_metrics: dict[str, Met
         frame(256, {"Voltage": 150, "Current": 2.5, "State": 2, "Temp": 0}, 2),  # out of range; FAULT unmapped
     ]
     result = run({"frames": frames}, can_metrics, spec(mappings))
-    assert result.readings == [(1, {"mdef_soc": 50.0, "mdef_current": -2.5, "mdef_state": 0}),
-                               (2, {"mdef_current": -2.5})]
+    assert result.readings == [
+        (1, {"mdef_soc": 50.0, "mdef_current": -2.5, "mdef_state": 0}),
+        (2, {"mdef_current": -2.5}),
+    ]
     assert result.report.as_dict()["fieldsInvalid"] == [
         {"metricId": "mdef_soc", "reason": "out_of_range", "count": 1},
         {"metricId": "mdef_state", "reason": "enum_unmapped", "count": 1},
@@ -266,5 +291,9 @@ def test_dbc_mappings_follow_the_metric_rules(can_metrics: dict[str, MetricDefin
     ]
     with pytest.raises(ValidationFailed) as info:
         validate_template(create(spec(mappings)), can_metrics)
-    assert info.value.extra["reasons"] == ["transform-not-numeric", "enum-map-not-enum", "unknown-metric",
-                                           "invalid-default"]
+    assert info.value.extra["reasons"] == [
+        "transform-not-numeric",
+        "enum-map-not-enum",
+        "unknown-metric",
+        "invalid-default",
+    ]

@@ -31,8 +31,9 @@ def js(source: str, metric_ids: list[str] | None = None, **limits: Any) -> dict[
     return {"source": source, "metricIds": metric_ids or ["mdef_voltage", "mdef_state", "mdef_mode"], **limits}
 
 
-def run(spec: dict[str, Any], payload: Any, metrics: dict[str, MetricDefinition],
-        on_type: set[str] | None = None) -> ApplyResult:
+def run(
+    spec: dict[str, Any], payload: Any, metrics: dict[str, MetricDefinition], on_type: set[str] | None = None
+) -> ApplyResult:
     template = make_template("ThingData", "JavaScriptHandler", spec, tid="tmpl_js")
     return apply_template(template, orjson.dumps(payload), metrics, set(metrics) if on_type is None else on_type)
 
@@ -133,9 +134,11 @@ def test_bad_results_are_script_result_errors(metrics: dict[str, MetricDefinitio
 
 
 def test_a_normal_apply_works_after_every_kind_of_failure(metrics: dict[str, MetricDefinition]) -> None:
-    for bad in ("function handler(p) { while (true) {} }",
-                "function handler(p) { const a = []; while (true) { a.push(new Array(1e6).fill(1)); } }",
-                "function handler(p) { throw new Error('x'); }"):
+    for bad in (
+        "function handler(p) { while (true) {} }",
+        "function handler(p) { const a = []; while (true) { a.push(new Array(1e6).fill(1)); } }",
+        "function handler(p) { throw new Error('x'); }",
+    ):
         with pytest.raises(TemplateExecutionFailed):
             run(js(bad, timeoutMs=300, memoryLimitMb=16), {}, metrics)
         assert run(js(HANDLER), PAYLOAD, metrics).report.readingsWritten == 2

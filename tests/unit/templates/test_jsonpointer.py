@@ -82,9 +82,16 @@ def test_report_has_exactly_the_documented_shape(metrics: dict[str, MetricDefini
     payload = {"r": [{"t": T0, "v": 1}, {"t": T0 + 1, "v": "x"}, {"t": "?"}, {"t": T0 + 3}]}
     out = report(run(spec, payload, metrics, on_type={"mdef_voltage", "mdef_mode"}))
     documented = {
-        "previewOnly": bool, "templateId": str, "templateRevision": int, "recordsParsed": int,
-        "readingsWritten": int, "metricValuesWritten": int, "recordsSkipped": list,
-        "metricsSkippedNotOnTtd": list, "fieldsSkippedMissing": list, "fieldsInvalid": list,
+        "previewOnly": bool,
+        "templateId": str,
+        "templateRevision": int,
+        "recordsParsed": int,
+        "readingsWritten": int,
+        "metricValuesWritten": int,
+        "recordsSkipped": list,
+        "metricsSkippedNotOnTtd": list,
+        "fieldsSkippedMissing": list,
+        "fieldsInvalid": list,
     }
     assert set(out) == set(documented)
     for key, kind in documented.items():
@@ -152,8 +159,14 @@ def test_object_or_array_source_is_invalid(metrics: dict[str, MetricDefinition],
 
 def test_enum_source_without_enum_map_entry_is_invalid(metrics: dict[str, MetricDefinition]) -> None:
     spec = jp_spec(m("mdef_state", "/s", enumMap={"RUNNING": 1, "IDLE": 0, "3": 2}), m("mdef_count", "/n"))
-    payload = {"r": [{"t": T0, "s": "RUNNING", "n": 1}, {"t": T0 + 1, "s": "running", "n": 2},
-                     {"t": T0 + 2, "s": 3, "n": 3}, {"t": T0 + 3, "s": "Fault", "n": 4}]}
+    payload = {
+        "r": [
+            {"t": T0, "s": "RUNNING", "n": 1},
+            {"t": T0 + 1, "s": "running", "n": 2},
+            {"t": T0 + 2, "s": 3, "n": 3},
+            {"t": T0 + 3, "s": "Fault", "n": 4},
+        ]
+    }
     result = run(spec, payload, metrics)
     assert [r[1].get("mdef_state") for r in result.readings] == [1, None, 2, None]
     assert report(result)["fieldsInvalid"] == [{"metricId": "mdef_state", "reason": "enum_unmapped", "count": 2}]
@@ -184,8 +197,10 @@ def test_record_without_metric_values_is_skipped_as_no_metric_values(metrics: di
     spec = jp_spec(m("mdef_voltage", "/v"))
     result = run(spec, {"r": [{"t": T0}, {"t": T0 + 1, "v": None}, {"t": T0 + 2, "v": 3}]}, metrics)
     assert result.readings == [(T0 + 2, {"mdef_voltage": 3.0})]
-    assert report(result)["recordsSkipped"] == [{"index": 0, "reason": "no_metric_values"},
-                                                {"index": 1, "reason": "no_metric_values"}]
+    assert report(result)["recordsSkipped"] == [
+        {"index": 0, "reason": "no_metric_values"},
+        {"index": 1, "reason": "no_metric_values"},
+    ]
 
 
 def test_value_outside_the_valid_range_is_invalid(metrics: dict[str, MetricDefinition]) -> None:
@@ -212,19 +227,25 @@ def test_scalars_are_coerced_like_every_ingestion_path(metrics: dict[str, Metric
 
 
 def test_transform_applies_scale_and_offset_to_present_values(metrics: dict[str, MetricDefinition]) -> None:
-    spec = jp_spec(m("mdef_voltage", "/v", transform={"scale": 0.1, "offset": -1}),
-                   m("mdef_torque", "/q", transform={"scale": 2.5, "offset": 0.5}))
+    spec = jp_spec(
+        m("mdef_voltage", "/v", transform={"scale": 0.1, "offset": -1}),
+        m("mdef_torque", "/q", transform={"scale": 2.5, "offset": 0.5}),
+    )
     result = run(spec, {"r": [{"t": 1, "v": 523, "q": "2"}, {"t": 2, "v": 1.5, "q": 0.5}]}, metrics)
-    assert result.readings == [(1, {"mdef_voltage": 51.3, "mdef_torque": 5.5}),
-                               (2, {"mdef_voltage": -0.85, "mdef_torque": 1.75})]
+    assert result.readings == [
+        (1, {"mdef_voltage": 51.3, "mdef_torque": 5.5}),
+        (2, {"mdef_voltage": -0.85, "mdef_torque": 1.75}),
+    ]
 
 
 def test_transform_on_int_metric_must_give_an_integer(metrics: dict[str, MetricDefinition]) -> None:
     spec = jp_spec(m("mdef_count", "/n", transform={"scale": 0.5, "offset": 1}))
     result = run(spec, {"r": [{"t": 1, "n": 10}, {"t": 2, "n": 3}, {"t": 3, "n": "x"}]}, metrics)
     assert result.readings == [(1, {"mdef_count": 6})]
-    assert report(result)["fieldsInvalid"] == [{"metricId": "mdef_count", "reason": "not_integral", "count": 1},
-                                               {"metricId": "mdef_count", "reason": "parse_failed", "count": 1}]
+    assert report(result)["fieldsInvalid"] == [
+        {"metricId": "mdef_count", "reason": "not_integral", "count": 1},
+        {"metricId": "mdef_count", "reason": "parse_failed", "count": 1},
+    ]
 
 
 def test_transformed_value_is_range_checked(metrics: dict[str, MetricDefinition]) -> None:
@@ -235,8 +256,10 @@ def test_transformed_value_is_range_checked(metrics: dict[str, MetricDefinition]
 
 
 def test_default_is_written_as_is_not_transformed_nor_enum_mapped(metrics: dict[str, MetricDefinition]) -> None:
-    spec = jp_spec(m("mdef_voltage", "/v", transform={"scale": 10, "offset": 5}, default=1),
-                   m("mdef_state", "/s", enumMap={"ON": 1}, default="Fault"))
+    spec = jp_spec(
+        m("mdef_voltage", "/v", transform={"scale": 10, "offset": 5}, default=1),
+        m("mdef_state", "/s", enumMap={"ON": 1}, default="Fault"),
+    )
     result = run(spec, {"r": [{"t": 1}, {"t": 2, "v": 1, "s": "ON"}]}, metrics)
     assert result.readings == [
         (1, {"mdef_voltage": 1.0, "mdef_state": 2}),
@@ -248,8 +271,12 @@ def test_enum_map_maps_labels_and_code_strings(metrics: dict[str, MetricDefiniti
     spec = jp_spec(m("mdef_state", "/s", enumMap={"RUN": 1, "0": 0, "true": 2}))
     records = [{"t": 1, "s": "RUN"}, {"t": 2, "s": 0}, {"t": 3, "s": True}, {"t": 4, "s": 0.0}]
     result = run(spec, {"r": records}, metrics)
-    assert result.readings == [(1, {"mdef_state": 1}), (2, {"mdef_state": 0}), (3, {"mdef_state": 2}),
-                               (4, {"mdef_state": 0})]
+    assert result.readings == [
+        (1, {"mdef_state": 1}),
+        (2, {"mdef_state": 0}),
+        (3, {"mdef_state": 2}),
+        (4, {"mdef_state": 0}),
+    ]
 
 
 # --------------------------------------------------------------------------- selectors, records, timestamps
@@ -308,8 +335,15 @@ def test_timestamp_formats(metrics: dict[str, MetricDefinition], fmt: str, value
 
 @pytest.mark.parametrize(
     ("fmt", "value"),
-    [("iso8601", "yesterday"), ("iso8601", T0), ("epoch_ms", "soon"), ("epoch_ms", True), ("epoch_ms", -5),
-     ("epoch_s", 10**15), ("epoch_ms", {"a": 1})],
+    [
+        ("iso8601", "yesterday"),
+        ("iso8601", T0),
+        ("epoch_ms", "soon"),
+        ("epoch_ms", True),
+        ("epoch_ms", -5),
+        ("epoch_s", 10**15),
+        ("epoch_ms", {"a": 1}),
+    ],
 )
 def test_unparseable_timestamp_skips_the_record(metrics: dict[str, MetricDefinition], fmt: str, value: Any) -> None:
     records = [{"t": value, "v": 1}, {"t": None, "v": 2}, {"v": 3}]
@@ -428,8 +462,15 @@ def test_transactions_records(metrics: dict[str, MetricDefinition]) -> None:
     }
     result = apply_template(make_template("Transactions", "JsonPointer", spec), orjson.dumps(payload), metrics, set())
     assert [t.as_dict() for t in result.transactions] == [
-        {"id": "a", "time": T0, "type": "charge", "amount": 12.5, "currency": "EUR", "quantity": 3.0,
-         "attributes": {"site": "S1"}},
+        {
+            "id": "a",
+            "time": T0,
+            "type": "charge",
+            "amount": 12.5,
+            "currency": "EUR",
+            "quantity": 3.0,
+            "attributes": {"site": "S1"},
+        },
         {"id": "7", "time": T0, "type": "refund", "amount": -2.0, "currency": "USD", "attributes": {"site": "S1"}},
     ]
     rep = report(result)

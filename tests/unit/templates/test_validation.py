@@ -48,12 +48,17 @@ def test_spec_example_template_validates(metrics: dict[str, MetricDefinition]) -
 def test_minimal_valid_templates_of_each_supported_pair(metrics: dict[str, MetricDefinition]) -> None:
     validate_template(create(jp_spec(m("mdef_voltage", "/v"))), metrics)
     validate_template(
-        create({"source": "function handler(p) { return []; }", "metricIds": ["mdef_voltage"]},
-               fmt="JavaScriptHandler"),
+        create(
+            {"source": "function handler(p) { return []; }", "metricIds": ["mdef_voltage"]}, fmt="JavaScriptHandler"
+        ),
         metrics,
     )
-    tx = {"timestamp": {"source": {"pointer": "/t"}, "format": "epoch_ms"}, "id": {"pointer": "/id"},
-          "type": {"pointer": "/kind"}, "quantity": {"pointer": "/q"}}
+    tx = {
+        "timestamp": {"source": {"pointer": "/t"}, "format": "epoch_ms"},
+        "id": {"pointer": "/id"},
+        "type": {"pointer": "/kind"},
+        "quantity": {"pointer": "/q"},
+    }
     validate_template(create(tx, target="Transactions"), metrics)
 
 
@@ -159,8 +164,13 @@ def test_transform_and_enum_map_are_mutually_exclusive(metrics: dict[str, Metric
 
 @pytest.mark.parametrize(
     ("metric_id", "default"),
-    [("mdef_voltage", "abc"), ("mdef_count", 1.5), ("mdef_flag", "maybe"), ("mdef_state", "Exploded"),
-     ("mdef_soc", 101)],
+    [
+        ("mdef_voltage", "abc"),
+        ("mdef_count", 1.5),
+        ("mdef_flag", "maybe"),
+        ("mdef_state", "Exploded"),
+        ("mdef_soc", 101),
+    ],
 )
 def test_default_must_be_coercible_to_the_metric_type(
     metrics: dict[str, MetricDefinition], metric_id: str, default: Any
@@ -219,8 +229,9 @@ def test_all_errors_are_reported_together(metrics: dict[str, MetricDefinition]) 
     )
     exc = refused(create(spec), metrics)
     assert exc.reason == "invalid-template"
-    assert sorted(reasons(exc)) == sorted(["unknown-metric", "invalid-pointer", "transform-not-numeric",
-                                           "invalid-default"])
+    assert sorted(reasons(exc)) == sorted(
+        ["unknown-metric", "invalid-pointer", "transform-not-numeric", "invalid-default"]
+    )
     assert len(exc.errors) == 4
 
 
@@ -277,15 +288,20 @@ def test_javascript_limits_are_capped(metrics: dict[str, MetricDefinition], fiel
 
 
 def test_transactions_need_amount_or_quantity(metrics: dict[str, MetricDefinition]) -> None:
-    base = {"timestamp": {"source": {"pointer": "/t"}, "format": "epoch_ms"}, "id": {"pointer": "/id"},
-            "type": {"pointer": "/kind"}}
+    base = {
+        "timestamp": {"source": {"pointer": "/t"}, "format": "epoch_ms"},
+        "id": {"pointer": "/id"},
+        "type": {"pointer": "/kind"},
+    }
     exc = refused(create(base, target="Transactions"), metrics)
     assert exc.reason == "missing-amount-or-quantity"
     exc = refused(create({**base, "amount": {"pointer": "/amt"}}, target="Transactions"), metrics)
     assert exc.reason == "currency-required"
     validate_template(
-        create({**base, "amount": {"pointer": "/amt"}, "currency": {"pointer": "/cur", "default": "USD"}},
-               target="Transactions"),
+        create(
+            {**base, "amount": {"pointer": "/amt"}, "currency": {"pointer": "/cur", "default": "USD"}},
+            target="Transactions",
+        ),
         metrics,
     )
     exc = refused(create({**base, "quantity": {"pointer": "q"}}, target="Transactions"), metrics)

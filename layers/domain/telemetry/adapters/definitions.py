@@ -115,9 +115,7 @@ class DefinitionsRepository:
         rows = self.store.batch_get([(org_pk(org_id), f"METRIC#{m}") for m in metric_ids])
         return {r.doc["id"]: MetricDefinition.model_validate(r.doc) for r in rows}
 
-    def list_metrics(
-        self, org_id: str, limit: int, cursor: str | None
-    ) -> tuple[list[MetricDefinition], str | None]:
+    def list_metrics(self, org_id: str, limit: int, cursor: str | None) -> tuple[list[MetricDefinition], str | None]:
         return self._page(MetricDefinition, org_pk(org_id), "METRIC#", limit, cursor)
 
     # ------------------------------------------------------------ thing types
@@ -182,9 +180,7 @@ class DefinitionsRepository:
             if not cursor:
                 return versions
 
-    def list_thing_types(
-        self, org_id: str, limit: int, cursor: str | None
-    ) -> tuple[list[ThingType], str | None]:
+    def list_thing_types(self, org_id: str, limit: int, cursor: str | None) -> tuple[list[ThingType], str | None]:
         return self._page(ThingType, org_pk(org_id), "TTYPE#", limit, cursor)
 
     # ------------------------------------------------------------ places

@@ -37,9 +37,7 @@ class DynamoDbItemStore:
             import boto3
             from botocore.config import Config
 
-            self._client = boto3.client(
-                "dynamodb", config=Config(retries={"max_attempts": 5, "mode": "standard"})
-            )
+            self._client = boto3.client("dynamodb", config=Config(retries={"max_attempts": 5, "mode": "standard"}))
         return self._client
 
     # ------------------------------------------------------------------ reads
@@ -106,9 +104,7 @@ class DynamoDbItemStore:
             out = self.client.query(**params)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ValidationException" and cursor:
-                raise ValidationFailed.single(
-                    ["continuationToken"], "is not a valid continuation token"
-                ) from exc
+                raise ValidationFailed.single(["continuationToken"], "is not a valid continuation token") from exc
             raise _unavailable(exc) from exc
         except BotoCoreError as exc:
             raise _unavailable(exc) from exc
@@ -142,9 +138,7 @@ class DynamoDbItemStore:
                 raise KeyError
             return {"pk": {"S": pk}, "sk": {"S": item_sk}}
         except KeyError:
-            raise ValidationFailed.single(
-                ["continuationToken"], "is not a valid continuation token"
-            ) from None
+            raise ValidationFailed.single(["continuationToken"], "is not a valid continuation token") from None
 
     # ------------------------------------------------------------------ writes
     def write(self, items: Sequence[Item]) -> None:
@@ -234,7 +228,5 @@ def _condition_error(item: Item) -> Exception:
 
 
 def _unavailable(exc: Exception) -> Unavailable:
-    code = (
-        exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
-    )
+    code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
     return Unavailable(f"the definitions store failed ({code})")

@@ -85,14 +85,10 @@ class InMemoryItemStore:
             data = decode_cursor(cursor)
             try:
                 position = (
-                    (str(data["g"]), str(data["p"]), str(data["s"]))
-                    if index
-                    else (str(data["s"]), pk, str(data["s"]))
+                    (str(data["g"]), str(data["p"]), str(data["s"])) if index else (str(data["s"]), pk, str(data["s"]))
                 )
             except KeyError:
-                raise ValidationFailed.single(
-                    ["continuationToken"], "is not a valid continuation token"
-                ) from None
+                raise ValidationFailed.single(["continuationToken"], "is not a valid continuation token") from None
             rows = [r for r in rows if (r[0] < position if descending else r[0] > position)]
         page = rows[:limit]
         next_cursor = None

@@ -31,7 +31,9 @@ def _tracing_enabled() -> bool:
     return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() not in ("true", "1")
 
 
-def _traced(handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def _traced(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """Wrap with powertools' Tracer only when the X-Ray SDK is enabled.
 
     Tracer() always imports aws_xray_sdk (~300 ms of cold start, most of it botocore). Lambda's
@@ -43,6 +45,7 @@ def _traced(handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Callabl
     from aws_lambda_powertools import Tracer
 
     return Tracer().capture_lambda_handler(handler, capture_response=False)  # type: ignore[no-any-return]
+
 
 #: Default request body limit of the platform API (ingest endpoints set their own).
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -59,10 +62,7 @@ def _default(obj: Any) -> Any:
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
-    if isinstance(body, BaseModel):
-        text = body.model_dump_json(exclude_none=True)
-    else:
-        text = _dumps(body)
+    text = body.model_dump_json(exclude_none=True) if isinstance(body, BaseModel) else _dumps(body)
     return Response(status_code=status, content_type="application/json", body=text, headers=headers or {})
 
 

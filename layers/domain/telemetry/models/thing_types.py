@@ -62,9 +62,7 @@ class PropertyDefinition(ApiModel):
                 Operator.EQ,
                 Operator.NE,
             ):
-                raise ValueError(
-                    f"constraints[{i}]: operator {constraint.operator} needs a numeric valueType"
-                )
+                raise ValueError(f"constraints[{i}]: operator {constraint.operator} needs a numeric valueType")
         return self
 
 

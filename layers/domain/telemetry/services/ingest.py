@@ -152,11 +152,17 @@ def _validate(
         ts = frame.get("timestamp")
         metrics = frame.get("metrics")
         if len(frame) != 2:
-            errors.extend(FieldError(("frames", i, k), "is not a known field") for k in frame if k not in ("timestamp", "metrics"))
+            errors.extend(
+                FieldError(("frames", i, k), "is not a known field") for k in frame if k not in ("timestamp", "metrics")
+            )
         if type(ts) is not int:
-            errors.append(FieldError(("frames", i, "timestamp"), "is required: Unix epoch milliseconds (UTC), an integer"))
+            errors.append(
+                FieldError(("frames", i, "timestamp"), "is required: Unix epoch milliseconds (UTC), an integer")
+            )
         elif not MIN_TIMESTAMP_MS <= ts <= max_time:
-            errors.append(FieldError(("frames", i, "timestamp"), "is out of range: epoch milliseconds, not in the future"))
+            errors.append(
+                FieldError(("frames", i, "timestamp"), "is out of range: epoch milliseconds, not in the future")
+            )
         if type(metrics) is not dict or not metrics:
             errors.append(FieldError(("frames", i, "metrics"), "must be an object with at least one metric"))
             continue

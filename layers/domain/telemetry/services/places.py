@@ -22,9 +22,7 @@ class PlaceService:
             # A key limited to some places must not widen its own reach.
 
             raise Forbidden("a key with resource filters cannot create places")
-        place = Place(
-            id=new_id(kind.id_prefix), kind=kind, createdAt=iso_from_ms(now_ms()), **body.model_dump()
-        )
+        place = Place(id=new_id(kind.id_prefix), kind=kind, createdAt=iso_from_ms(now_ms()), **body.model_dump())
         self.repo.create_place(principal.org_id, place)
         return place
 
@@ -42,6 +40,4 @@ class PlaceService:
     def list(self, principal: Principal, kind: PlaceKind, limit: int, cursor: str | None) -> Page[Place]:
         require(principal, "places:read")
         items, next_cursor = self.repo.list_places(principal.org_id, kind, limit, cursor)
-        return Page[Place](
-            items=[p for p in items if principal.can_see_place(p.id)], continuationToken=next_cursor
-        )
+        return Page[Place](items=[p for p in items if principal.can_see_place(p.id)], continuationToken=next_cursor)

@@ -112,8 +112,15 @@ class ThingQueries:
         chosen = self._select(ctx, metrics) if metrics else None
         ids = [m.id for m in chosen] if chosen else None
         records, next_cursor = self.store.history(
-            principal.org_id, SeriesKind.THING, ctx.thing.id, start_ms, end_ms,
-            measures=ids, limit=limit, cursor=cursor, descending=order == "desc",
+            principal.org_id,
+            SeriesKind.THING,
+            ctx.thing.id,
+            start_ms,
+            end_ms,
+            measures=ids,
+            limit=limit,
+            cursor=cursor,
+            descending=order == "desc",
         )
         only = set(ids) if ids else None
         frames = [f for f in (self._frame(ctx, r, only) for r in records) if f["metrics"]]
@@ -150,7 +157,9 @@ class ThingQueries:
         for metric in chosen:
             agg = per_metric.get(metric.name.casefold()) or override or metric.defaultAggregation
             if agg in _NUMERIC_ONLY and not metric.is_numeric:
-                errors.append(FieldError(("query", "metrics", metric.name), f"{agg.value} needs a numeric, non-enum metric"))
+                errors.append(
+                    FieldError(("query", "metrics", metric.name), f"{agg.value} needs a numeric, non-enum metric")
+                )
             wanted[metric.id] = agg
         if errors:
             raise ValidationFailed(errors)

@@ -55,7 +55,9 @@ class ThingContextResolver:
         if thing is None:
             raise NotFound(f"thing {thing_id} not found")
         if not thing.thingTypeId or not thing.thingTypeVersionId:
-            raise FailedDependency(f"thing {thing_id} has no thing type, so no time-series storage is initialized for it")
+            raise FailedDependency(
+                f"thing {thing_id} has no thing type, so no time-series storage is initialized for it"
+            )
         found = self.repo.get_thing_type(org_id, thing.thingTypeId)
         if found is None or found[0].deleted:
             raise FailedDependency(f"the thing type {thing.thingTypeId} of thing {thing_id} is deleted")

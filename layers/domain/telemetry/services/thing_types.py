@@ -70,9 +70,7 @@ class ThingTypeService:
             definition=version,
         )
 
-    def add_version(
-        self, principal: Principal, thing_type_id: str, body: ThingTypeVersionCreate
-    ) -> ThingTypeCreated:
+    def add_version(self, principal: Principal, thing_type_id: str, body: ThingTypeVersionCreate) -> ThingTypeCreated:
         require(principal, "thing-types:write")
         found = self.repo.get_thing_type(principal.org_id, thing_type_id)
         if found is None or found[0].deleted:

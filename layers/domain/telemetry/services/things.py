@@ -56,12 +56,8 @@ class ThingService:
                 body = parse(ThingCreate, raw)
                 thing = self._build(principal.org_id, place, body, type_cache)
             except DomainError as err:
-                errors = [e.as_dict() for e in getattr(err, "errors", [])] or [
-                    {"path": "", "message": err.detail}
-                ]
-                results.append(
-                    BulkItemResult(index=index, status=status_for(err), type=err.reason, errors=errors)
-                )
+                errors = [e.as_dict() for e in getattr(err, "errors", [])] or [{"path": "", "message": err.detail}]
+                results.append(BulkItemResult(index=index, status=status_for(err), type=err.reason, errors=errors))
                 continue
             created.append(thing)
             results.append(BulkItemResult(index=index, status=201, thingId=thing.id, thing=thing))
@@ -69,18 +65,14 @@ class ThingService:
             self.repo.create_things(principal.org_id, created)
         return BulkResult(created=len(created), failed=len(items) - len(created), results=results)
 
-    def _build(
-        self, org_id: str, place: Place, body: ThingCreate, cache: dict[str, ThingTypeVersion]
-    ) -> Thing:
+    def _build(self, org_id: str, place: Place, body: ThingCreate, cache: dict[str, ThingTypeVersion]) -> Thing:
         version: ThingTypeVersion | None = None
         if body.thingTypeId:
             version = cache.get(body.thingTypeId)
             if version is None:
                 found = self.repo.get_thing_type(org_id, body.thingTypeId)
                 if found is None or found[0].deleted:
-                    raise ValidationFailed.single(
-                        ["thingTypeId"], f"thing type {body.thingTypeId} does not exist"
-                    )
+                    raise ValidationFailed.single(["thingTypeId"], f"thing type {body.thingTypeId} does not exist")
                 version = self.repo.get_thing_type_version(org_id, found[0].latestVersionId)
                 if version is None:  # pragma: no cover - written in the same transaction as the type
                     raise ValidationFailed.single(["thingTypeId"], "the thing type has no version")
@@ -152,9 +144,7 @@ def _validate_properties(version: ThingTypeVersion | None, properties: dict[str,
         if (
             definition.required
             and definition.name not in parsed
-            and not any(
-                e.path[:2] == ("properties", n) for e in errors for n in properties if n.casefold() == key
-            )
+            and not any(e.path[:2] == ("properties", n) for e in errors for n in properties if n.casefold() == key)
         ):
             errors.append(FieldError(("properties", definition.name), "is required by the thing type"))
     if errors:

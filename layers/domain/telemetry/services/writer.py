@@ -33,7 +33,7 @@ from telemetry.models.readings import AcceptedBatch, RejectedRecord
 from telemetry.ports.readings import ReadingStore
 
 
-class PoisonMessage(DomainError):  # noqa: N818 (the name the handler and docs use)
+class PoisonMessage(DomainError):
     """A message no retry can ever write; SQS moves it to the DLQ after maxReceiveCount."""
 
     reason = "poison-message"

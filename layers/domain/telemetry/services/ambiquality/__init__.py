@@ -6,8 +6,8 @@ container (its repository and reading queue), once per Lambda execution environm
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from functools import cache
 
 from telemetry.adapters.ambiquality_repo import AmbiqualityRepository
 from telemetry.bootstrap import Container, container
@@ -18,6 +18,7 @@ from telemetry.services.ambiquality.operator import SensorAdmin
 
 @dataclass(frozen=True, slots=True)
 class AmbiqualityServices:
+    container: Container
     repo: AmbiqualityRepository
     catalog: CatalogProvisioner
     admin: SensorAdmin
@@ -25,13 +26,14 @@ class AmbiqualityServices:
 
 
 def build_services(c: Container) -> AmbiqualityServices:
-    """For tests: the dialect's services on any container (e.g. ``Container.in_memory()``).
+    """The dialect's services on any container (tests: ``Container.in_memory()``).
 
     The queue is resolved lazily (``lambda: c.queue``) so the operator functions never build an
     SQS client."""
     repo = AmbiqualityRepository(c.repo)
     catalog = CatalogProvisioner(repo)
     return AmbiqualityServices(
+        container=c,
         repo=repo,
         catalog=catalog,
         admin=SensorAdmin(repo, catalog),
@@ -39,6 +41,21 @@ def build_services(c: Container) -> AmbiqualityServices:
     )
 
 
-@cache
+_current: AmbiqualityServices | None = None
+_lock = threading.Lock()
+
+
 def ambiquality_services() -> AmbiqualityServices:
-    return build_services(container())
+    """One set per Lambda execution environment, built on :func:`telemetry.bootstrap.container`.
+
+    Follows the container: when ``container.cache_clear()`` makes a new one (tests, the local
+    stack), the dialect's services are rebuilt on it instead of keeping stale adapters."""
+    global _current
+    c = container()
+    current = _current
+    if current is None or current.container is not c:
+        with _lock:
+            if _current is None or _current.container is not c:
+                _current = build_services(c)
+            current = _current
+    return current

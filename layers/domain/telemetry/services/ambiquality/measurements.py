@@ -199,7 +199,11 @@ def _envelope(body: bytes) -> tuple[str, list[Any]]:
         raise InvalidBody('the body must be a JSON object: {"sensorId": "<uuid>", "readings": [...]}')
     unknown = [k for k in doc if k not in _BATCH_FIELDS]
     if unknown:
-        hint = " (do not send a timestamp: the server stamps the time)" if any("time" in k.lower() for k in unknown) else ""
+        hint = (
+            " (do not send a timestamp: the server stamps the time)"
+            if any("time" in k.lower() for k in unknown)
+            else ""
+        )
         raise InvalidBody(f"unknown field(s) {', '.join(map(repr, unknown))}; a batch has sensorId and readings{hint}")
     sensor_id = doc.get("sensorId")
     if not isinstance(sensor_id, str) or not sensor_id:

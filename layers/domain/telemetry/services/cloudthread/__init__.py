@@ -34,6 +34,11 @@ class CloudthreadServices:
 
 
 @cache
+def _services_for(base: Container) -> CloudthreadServices:
+    return CloudthreadServices(base)
+
+
 def cloudthread_services() -> CloudthreadServices:
-    """One per Lambda execution environment, built on the platform's container."""
-    return CloudthreadServices(container())
+    """One per Lambda execution environment: cached per platform container (tests that replace the
+    container, e.g. with ``container.cache_clear()``, get services built on the new one)."""
+    return _services_for(container())

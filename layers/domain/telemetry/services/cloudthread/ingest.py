@@ -200,7 +200,9 @@ def _envelope(doc: dict[str, Any]) -> tuple[AggFunc, list[Any]]:
     if raw_agg is None:
         errors.append(FieldError(("metric_agg_func",), "is required: one of Sum, Average, Maximum, Minimum"))
     elif not isinstance(raw_agg, str) or raw_agg not in AggFunc.__members__:
-        errors.append(FieldError(("metric_agg_func",), f"must be one of Sum, Average, Maximum, Minimum, got {raw_agg!r}"))
+        errors.append(
+            FieldError(("metric_agg_func",), f"must be one of Sum, Average, Maximum, Minimum, got {raw_agg!r}")
+        )
     else:
         agg = AggFunc(raw_agg)
     items = doc.get("data")
@@ -216,9 +218,7 @@ def _envelope(doc: dict[str, Any]) -> tuple[AggFunc, list[Any]]:
     return agg, items
 
 
-def _item(
-    i: int, item: Any, max_ms: int, errors: list[FieldError]
-) -> tuple[int, str, float, dict[str, str]] | None:
+def _item(i: int, item: Any, max_ms: int, errors: list[FieldError]) -> tuple[int, str, float, dict[str, str]] | None:
     if not isinstance(item, dict):
         errors.append(FieldError(("data", i), "must be an object with timestamp, metric_name, metric_value"))
         return None
@@ -232,7 +232,11 @@ def _item(
         errors.append(FieldError(("data", i, "timestamp"), str(exc)))
     name = item.get("metric_name")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
-        errors.append(FieldError(("data", i, "metric_name"), f"must be a non-empty string of at most {MAX_NAME_LENGTH} characters"))
+        errors.append(
+            FieldError(
+                ("data", i, "metric_name"), f"must be a non-empty string of at most {MAX_NAME_LENGTH} characters"
+            )
+        )
     # "mertic_value" is the spelling of the document's field list; accepted as an alias.
     field = "metric_value" if "metric_value" in item or "mertic_value" not in item else "mertic_value"
     value = 0.0

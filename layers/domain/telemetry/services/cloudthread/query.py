@@ -161,7 +161,12 @@ def _single_agg(series: list[StreamSeries], agg: str | None) -> AggFunc | None:
     found = sorted({s.aggFunc.value for s in series})
     if len(found) > 1:
         raise ValidationFailed(
-            [FieldError(("query", "agg"), f"the metric exists with several aggregation functions ({', '.join(found)}); choose one")]
+            [
+                FieldError(
+                    ("query", "agg"),
+                    f"the metric exists with several aggregation functions ({', '.join(found)}); choose one",
+                )
+            ]
         )
     return AggFunc(found[0]) if found else None
 

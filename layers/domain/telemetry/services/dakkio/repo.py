@@ -21,7 +21,9 @@ class BucketRepository:
         self.store = store
 
     def put_bucket(self, org_id: str, bucket: Bucket) -> None:
-        self.store.write([Item(org_pk(org_id), f"BUCKET#{bucket.id}", bucket.model_dump(mode="json"), expect=Expect.NEW)])
+        self.store.write(
+            [Item(org_pk(org_id), f"BUCKET#{bucket.id}", bucket.model_dump(mode="json"), expect=Expect.NEW)]
+        )
 
     def get_bucket(self, org_id: str, bucket_id: str) -> Bucket | None:
         found = self.store.get(org_pk(org_id), f"BUCKET#{bucket_id}")
