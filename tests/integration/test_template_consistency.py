@@ -41,7 +41,11 @@ def test_every_route_has_a_handler_route_and_every_handler_route_a_template_rout
 
 
 def test_every_function_has_a_sample_event(platform: Platform) -> None:
-    missing = [s.code_dir.name for s in platform.template.functions() if not (REPO / "events" / f"{s.code_dir.name}.json").is_file()]
+    missing = [
+        s.code_dir.name
+        for s in platform.template.functions()
+        if not (REPO / "events" / f"{s.code_dir.name}.json").is_file()
+    ]
     assert missing == []
 
 

@@ -1,0 +1,87 @@
+"""`make run` and `make key` as a new user meets them: a real process, its printed key and curl
+line, a key with limited scopes, and a clean stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).with_name("telemetry-dev"))
+
+
+def test_run_prints_a_working_key_and_curl_line_and_key_issues_scoped_keys() -> None:
+    from devstack.stack import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.Popen(
+        [CLI, "run", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 90
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line.startswith("curl ") or proc.poll() is not None:
+                break
+        output = "".join(lines)
+        assert f"http://127.0.0.1:{port}" in output, output
+        key = re.search(r"^API key: (avy_\S+)$", output, re.M)
+        assert key, output
+        # the printed curl line works as printed
+        curl = next(line for line in lines if line.startswith("curl "))
+        result = subprocess.run(
+            shlex.split(curl) + ["-w", "\n%{http_code}"], capture_output=True, text=True, timeout=30
+        )
+        assert result.stdout.rstrip().endswith("200"), result.stdout
+
+        # `make key ORG=... SCOPES=...` against the running stack: the key is the last line
+        issued = subprocess.run(
+            [CLI, "key", "--org", "readers", "--scopes", "metrics:read"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert issued.returncode == 0, issued.stderr
+        reader = issued.stdout.strip().splitlines()[-1]
+        assert reader.startswith("avy_")
+        base = f"http://127.0.0.1:{port}"
+        assert (
+            requests.get(f"{base}/v2/definitions/metrics", headers={"X-Api-Key": reader}, timeout=10).status_code == 200
+        )
+        denied = requests.post(
+            f"{base}/v2/definitions/metrics",
+            headers={"X-Api-Key": reader},
+            timeout=10,
+            json={"name": "x", "dataType": "Double", "defaultAggregation": "Last"},
+        )
+        assert denied.status_code == 403 and denied.headers["Content-Type"] == "application/problem+json"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            rest, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, rest
+    assert "Traceback" not in rest

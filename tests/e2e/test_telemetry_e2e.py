@@ -1,0 +1,112 @@
+"""Issue 3 over HTTP against the local stack, with the writer fed by the local queue poller."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.e2e
+T0 = 1718884800000
+
+
+class Api:
+    def __init__(self, base: str, key: str) -> None:
+        self.base, self.s = base, requests.Session()
+        self.s.headers.update({"X-Api-Key": key})
+
+    def post(self, path: str, body: Any) -> requests.Response:
+        return self.s.post(self.base + path, json=body, timeout=10)
+
+    def get(self, path: str, **params: Any) -> Any:
+        answer = self.s.get(self.base + path, params=params, timeout=10)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+
+@pytest.fixture(scope="module")
+def api(local_stack: Any, api_key: str) -> Api:
+    return Api(local_stack.url, api_key)
+
+
+@pytest.fixture
+def thing(api: Api) -> str:
+    mids = [
+        api.post(
+            "/v2/definitions/metrics",
+            {"name": f"{n}{time.monotonic_ns()}", "dataType": "Double", "defaultAggregation": "Avg"},
+        ).json()
+        for n in ("v", "i")
+    ]
+    type_id = api.post(
+        "/v2/definitions/thing-types", {"displayName": "Cell", "metricIds": [m["id"] for m in mids]}
+    ).json()["id"]
+    site = api.post("/v2/sites", {"name": "Lab"}).json()["id"]
+    thing_id: str = api.post(f"/v2/sites/{site}/things", {"thingName": "cell", "thingTypeId": type_id}).json()["id"]
+    api.names = [m["name"] for m in mids]  # type: ignore[attr-defined]
+    return thing_id
+
+
+def wait_for(api: Api, thing: str, timestamp: int, timeout: float = 5.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        latest: dict[str, Any] = api.get(f"/v2/things/{thing}/latest-event")
+        if latest["timestamp"] == timestamp or time.monotonic() > deadline:
+            return latest
+        time.sleep(0.05)
+
+
+def test_posted_frames_are_readable_within_a_second_and_aggregate(api: Api, thing: str) -> None:
+    v, i = api.names  # type: ignore[attr-defined]
+    frames = [{"timestamp": T0 + n * 15_000, "metrics": {v: 3.0 + n / 10, i: n}} for n in range(8)]
+    start = time.monotonic()
+    assert api.post(f"/v2/thing/{thing}/data", {"frames": frames}).status_code == 200
+    latest = wait_for(api, thing, frames[-1]["timestamp"])
+    elapsed = time.monotonic() - start
+    assert latest["metrics"] == {v: 3.7, i: 7.0}
+    assert elapsed < 1.5, f"latest-event took {elapsed:.2f}s"
+    history = api.get(f"/v2/things/{thing}/history", start=T0, end=T0 + 10**6, metrics=v, pageLimit=5)
+    assert len(history["frames"]) == 5 and "continuationToken" in history
+    rest = api.get(
+        f"/v2/things/{thing}/history",
+        start=T0,
+        end=T0 + 10**6,
+        metrics=v,
+        continuationToken=history["continuationToken"],
+    )
+    assert [f["metrics"][v] for f in history["frames"] + rest["frames"]] == [3.0 + n / 10 for n in range(8)]
+    agg = api.get(
+        f"/v2/things/{thing}/aggregates", start=T0, end=T0 + 120_000, interval="1m", metrics=f"{v}:Max,{i}:Sum"
+    )
+    assert [(b["metrics"][v], b["metrics"][i]) for b in agg["buckets"]] == [(3.3, 6.0), (3.7, 22.0)]
+
+
+def test_out_of_order_backfill_keeps_latest(api: Api, thing: str) -> None:
+    v, _ = api.names  # type: ignore[attr-defined]
+    api.post(f"/v2/thing/{thing}/data", {"frames": [{"timestamp": T0, "metrics": {v: 9}}]})
+    wait_for(api, thing, T0)
+    api.post(
+        f"/v2/thing/{thing}/data",
+        {"frames": [{"timestamp": T0 - 3_600_000 * k, "metrics": {v: k}} for k in range(1, 4)]},
+    )
+    deadline = time.monotonic() + 5
+    while (
+        len(api.get(f"/v2/things/{thing}/history", start=T0 - 10**8, end=T0 + 1)["frames"]) < 4
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    assert api.get(f"/v2/things/{thing}/latest-event")["metrics"] == {v: 9.0}
+    assert len(api.get(f"/v2/things/{thing}/history", start=T0 - 10**8, end=T0 + 1)["frames"]) == 4
+
+
+def test_a_bad_frame_rejects_the_request_and_nothing_is_stored(api: Api, thing: str) -> None:
+    v, i = api.names  # type: ignore[attr-defined]
+    frames = [{"timestamp": T0 + n, "metrics": {v: n}} for n in range(20)]
+    frames[13]["metrics"][i] = "lots"
+    answer = api.post(f"/v2/thing/{thing}/data", {"frames": frames})
+    assert answer.status_code == 400 and answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.json()["errors"] == [{"path": f"frames/13/metrics/{i}", "message": "expected a number, got 'lots'"}]
+    time.sleep(1.0)  # longer than the poller needs to deliver anything that had been queued
+    assert api.get(f"/v2/things/{thing}/history", start=T0 - 1, end=T0 + 100)["frames"] == []
