@@ -49,7 +49,7 @@ def test_run_prints_a_working_key_and_curl_line_and_key_issues_scoped_keys() -> 
         # the printed curl line works as printed
         curl = next(line for line in lines if line.startswith("curl "))
         result = subprocess.run(
-            shlex.split(curl) + ["-w", "\n%{http_code}"], capture_output=True, text=True, timeout=30
+            [*shlex.split(curl), "-w", "\n%{http_code}"], capture_output=True, text=True, timeout=30
         )
         assert result.stdout.rstrip().endswith("200"), result.stdout
 

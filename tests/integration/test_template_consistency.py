@@ -58,7 +58,7 @@ def test_sample_events_run_without_a_server_error(platform: Platform, sample: st
     function = platform.functions[by_folder[sample.removesuffix(".json")]]
     event = json.loads((REPO / "events" / sample).read_text())
     if event.get("type") == "REQUEST":  # the authorizer: the sample key is not a real key
-        with pytest.raises(Exception, match="^Unauthorized$"):
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
             function.invoke(event)
         return
     result = function.invoke(event)

@@ -10,8 +10,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.integration.conftest import Platform, drain
 from tests.integration.ambiquality.helpers import DOC_READINGS, assert_problem, make_sensor, send
+from tests.integration.conftest import Platform, drain
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 

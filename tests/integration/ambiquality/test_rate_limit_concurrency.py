@@ -18,12 +18,12 @@ import boto3
 import orjson
 import pytest
 from moto.dynamodb.models import DynamoDBBackend
-
 from telemetry.adapters.items_dynamodb import DynamoDbItemStore
 from telemetry.adapters.queue_sqs import SqsReadingQueue
 from telemetry.bootstrap import Container
 from telemetry.services.ambiquality import AmbiqualityServices, build_services
 from telemetry.services.ambiquality.errors import SensorRateLimited
+
 from tests.integration.ambiquality.helpers import DOC_READINGS, make_sensor
 from tests.integration.conftest import Platform, drain
 
