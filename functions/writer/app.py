@@ -18,7 +18,9 @@ from telemetry.ports.readings import ReadingStore
 from telemetry.services.writer import PoisonMessage, process_sqs_record
 
 logger = Logger(service="writer")
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed is reported record by record too (same redelivery as raising,
+# without a BatchProcessingError traceback per poison message).
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 _store: ReadingStore | None = None
 
 

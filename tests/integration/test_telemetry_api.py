@@ -108,3 +108,32 @@ def test_redelivered_message_writes_no_duplicate(platform: Platform, battery: Ba
     platform.functions["WriterFunction"].invoke({"Records": [sqs_record(message, queue.attributes["Arn"])]})
     history = battery.get("history", start=T0, end=T0 + 100, pageLimit=1000)
     assert [f["metrics"]["soc"] for f in history["frames"]] == [float(i) for i in range(30)]
+
+
+def test_poison_message_reaches_the_dlq_after_max_receive_count_with_its_reason_logged(
+    platform: Platform,
+) -> None:
+    import logging
+
+    records: list[logging.LogRecord] = []
+    capture = logging.Handler()
+    capture.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("writer").addHandler(capture)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue = platform.template.physical_resource("ReadingsQueue")
+    dlq = platform.template.physical_resource("ReadingsDeadLetterQueue")
+    max_receives = int(platform.template.raw_properties("ReadingsQueue")["RedrivePolicy"]["maxReceiveCount"])
+    # a failed message would come back after the template's 180 s; make it come back at once
+    sqs.set_queue_attributes(QueueUrl=queue.ref, Attributes={"VisibilityTimeout": "0"})
+    try:
+        sqs.send_message(QueueUrl=queue.ref, MessageBody='{"v": 1, "groups": "not a list"}')
+        handled = drain(platform)
+    finally:
+        sqs.set_queue_attributes(QueueUrl=queue.ref, Attributes={"VisibilityTimeout": "180"})
+        logging.getLogger("writer").removeHandler(capture)
+    assert handled == max_receives  # delivered exactly maxReceiveCount times, then redriven
+    dead = sqs.receive_message(QueueUrl=dlq.ref, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in dead] == ['{"v": 1, "groups": "not a list"}']
+    poison = [r for r in records if r.getMessage() == "poison message, left for the DLQ"]
+    assert len(poison) == max_receives
+    assert all("unparseable reading batch" in r.detail for r in poison)  # type: ignore[attr-defined]

@@ -124,11 +124,9 @@ def test_the_same_message_delivered_twice_adds_no_rows(app: ModuleType, ddb: Any
 def test_store_outage_fails_every_message_for_redelivery(app: ModuleType, ddb: Any) -> None:
     ddb.delete_table(TableName=TABLE)
     event = {"Records": [message("m1", body("b1", "s1", range(3))), message("m2", body("b2", "s1", range(3)))]}
-    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-
-    # powertools raises when every record failed, so Lambda retries the whole batch
-    with pytest.raises(BatchProcessingError):
-        app.lambda_handler(event, FakeContext())
+    # every record is reported failed, so SQS redelivers each (and none is deleted)
+    result = app.lambda_handler(event, FakeContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
 
 
 def test_store_is_chosen_by_environment() -> None:

@@ -26,31 +26,50 @@ def _ingest(p: Platform, token: str, data: list[dict[str, Any]], agg: str = "Sum
 
 def test_ingest_upsert_and_query(platform: Platform, key: str) -> None:
     _, token = _token(platform, key)
-    item = {"timestamp": "2022-10-01 00:00:00", "metric_name": "cost", "metric_value": 1.5,
-            "custom_dimensions": {"team": "a", "env": "p"}}
+    item = {
+        "timestamp": "2022-10-01 00:00:00",
+        "metric_name": "cost",
+        "metric_value": 1.5,
+        "custom_dimensions": {"team": "a", "env": "p"},
+    }
     out = _ingest(platform, token, [item])
     assert out.status == 201 and out.body == {"ingested": 1, "series": 1, "metric_agg_func": "Sum"}
     drain(platform)
     swapped = {**item, "metric_value": "4", "custom_dimensions": {"env": "p", "team": "a"}}
     assert _ingest(platform, token, [swapped]).status == 201
     drain(platform)
-    q = platform.call("GET", "/v2/data-streams/metrics/cost", key=key,
-                      query={"start": "2022-10-01T00:00:00Z", "end": "2022-10-02T00:00:00Z", "groupBy": "team"})
+    q = platform.call(
+        "GET",
+        "/v2/data-streams/metrics/cost",
+        key=key,
+        query={"start": "2022-10-01T00:00:00Z", "end": "2022-10-02T00:00:00Z", "groupBy": "team"},
+    )
     assert q.status == 200, q.body
-    assert q.body["groups"] == [{"dimensions": {"team": "a"},
-                                 "points": [{"timestamp": "2022-10-01 00:00:00", "value": 4.0, "count": 1}]}]
+    assert q.body["groups"] == [
+        {"dimensions": {"team": "a"}, "points": [{"timestamp": "2022-10-01 00:00:00", "value": 4.0, "count": 1}]}
+    ]
     listed = platform.call("GET", "/v2/data-streams/metrics", key=key)
     assert {"metricName": "cost", "metricAggFunc": "Sum", "series": 1} in listed.body["items"]
 
 
 def test_errors_are_problem_json_naming_index_and_field(platform: Platform, key: str) -> None:
     _, token = _token(platform, key)
-    out = _ingest(platform, token, [{"timestamp": "2022-10-01 00:00:00", "metric_name": "m", "metric_value": 1},
-                                    {"timestamp": "2022-10-01 10:30:00", "metric_name": "m", "metric_value": 1}])
+    out = _ingest(
+        platform,
+        token,
+        [
+            {"timestamp": "2022-10-01 00:00:00", "metric_name": "m", "metric_value": 1},
+            {"timestamp": "2022-10-01 10:30:00", "metric_name": "m", "metric_value": 1},
+        ],
+    )
     assert out.status == 400
     assert out.header("Content-Type") == "application/problem+json"
-    assert out.body["errors"] == [{"path": "data/1/timestamp",
-                                   "message": "must have hourly granularity: minutes, seconds and fractions must be zero"}]
+    assert out.body["errors"] == [
+        {
+            "path": "data/1/timestamp",
+            "message": "must have hourly granularity: minutes, seconds and fractions must be zero",
+        }
+    ]
     bad_json = platform.call("POST", "/api/streams/ingest", b"{not json")
     assert bad_json.status == 400 and bad_json.body["type"].endswith("malformed-request")
 
