@@ -8,6 +8,7 @@ exception handlers registered here map them (via :mod:`telemetry.http.problems`)
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,8 @@ from telemetry.validation import error_from_pydantic
 
 logger = Logger()
 metrics = Metrics()
+# Most endpoints publish no custom metric; powertools warns about that on every invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 def _tracing_enabled() -> bool:

@@ -110,7 +110,7 @@ class StreamQueries:
         by_group: dict[tuple[str | None, ...], list[dict[str, Any]]] = {}
         for (group, bucket), values in sorted(buckets.items(), key=lambda kv: (_sortable(kv[0][0]), kv[0][1])):
             by_group.setdefault(group, []).append(
-                {"timestamp": _fmt(bucket), "value": combine(chosen_agg, values), "count": len(values)}
+                {"timestamp": _fmt(bucket), "value": combine(chosen_agg or AggFunc.Sum, values), "count": len(values)}
             )
         return {
             "metric_name": metric_name,
