@@ -14,7 +14,7 @@ SCOPES ?=
 help:
 	@echo "make run        start the local stack on http://127.0.0.1:$(PORT) (PORT= overrides)"
 	@echo "make test       install what is needed, lint, and run the whole suite"
-	@echo "make key ORG=<name> [SCOPES=a,b]   issue an API key (local stack, or a deployed one)"
+	@echo "make key ORG=<name> [SCOPES=a,b] [PLACES=id,..] [THINGS=id,..]   issue an API key"
 	@echo "make bench      print performance figures next to their targets"
 	@echo "make lint       ruff, mypy, cfn-lint"
 
@@ -30,7 +30,8 @@ run: $(STAMP)
 	PORT=$(PORT) $(BIN)/telemetry-dev run --port $(PORT)
 
 key: $(STAMP)
-	$(BIN)/telemetry-dev key --org "$(ORG)" $(if $(SCOPES),--scopes "$(SCOPES)",)
+	$(BIN)/telemetry-dev key --org "$(ORG)" $(if $(SCOPES),--scopes "$(SCOPES)",) \
+		$(if $(PLACES),--places "$(PLACES)",) $(if $(THINGS),--things "$(THINGS)",)
 
 test: $(STAMP) lint
 	$(BIN)/pytest -q -n 2 --dist loadfile

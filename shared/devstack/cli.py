@@ -38,11 +38,19 @@ def _overrides(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def issue_key(org_name: str, scopes: list[str] | None) -> Any:
+def issue_key(
+    org_name: str, scopes: list[str] | None, places: list[str] | None = None, things: list[str] | None = None
+) -> Any:
     """Issue a key through the domain (imported late: it reads the environment set up here)."""
     from telemetry.bootstrap import Container
+    from telemetry.models.auth import ResourceFilters
 
-    return Container.from_env().keys.issue(org_name=org_name, scopes=scopes)
+    keys = Container.from_env().keys
+    if places or things:
+        return keys.issue(
+            org_name=org_name, scopes=scopes, filters=ResourceFilters(places=places or [], things=things or [])
+        )
+    return keys.issue(org_name=org_name, scopes=scopes)
 
 
 def example_path(template: Template) -> str | None:
@@ -189,7 +197,7 @@ def cmd_key(args: argparse.Namespace) -> int:
         os.environ.update(deployed_environment(template, outputs))
         print(f"Using the deployed stack {stack_name} ({session.region_name})", file=sys.stderr)
     try:
-        issued = issue_key(args.org, _scopes(args.scopes))
+        issued = issue_key(args.org, _scopes(args.scopes), _scopes(args.places), _scopes(args.things))
     except Exception as exc:  # domain validation (e.g. unknown scope) or AWS errors: no traceback
         print(f"Could not issue a key: {exc}", file=sys.stderr)
         return 1
@@ -227,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     key = sub.add_parser("key", help="issue an API key (local stack if running, else the deployed stack)")
     key.add_argument("--org", required=True, help="organization name")
     key.add_argument("--scopes", default=None, help="comma-separated scopes (default: all)")
+    key.add_argument("--places", default=None, help="limit the key to these place ids (comma-separated)")
+    key.add_argument("--things", default=None, help="limit the key to these thing ids (comma-separated)")
     key.add_argument(
         "--stack-name", default=None, help="deployed stack (default: samconfig.toml); forces the deployed stack"
     )

@@ -76,6 +76,27 @@ def test_run_prints_a_working_key_and_curl_line_and_key_issues_scoped_keys() -> 
             json={"name": "x", "dataType": "Double", "defaultAggregation": "Last"},
         )
         assert denied.status_code == 403 and denied.headers["Content-Type"] == "application/problem+json"
+
+        # `make key ORG=default PLACES=<site>`: a key that sees one place of the organization
+        admin = {"X-Api-Key": key.group(1)}
+        mine, other = (
+            requests.post(f"{base}/v2/sites", headers=admin, json={"name": n}, timeout=10).json()["id"] for n in "AB"
+        )
+        limited = (
+            subprocess.run(
+                [CLI, "key", "--org", "default", "--places", mine],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        seen = requests.get(f"{base}/v2/sites", headers={"X-Api-Key": limited}, timeout=10).json()["items"]
+        assert [s["id"] for s in seen] == [mine]
+        assert requests.get(f"{base}/v2/sites/{other}", headers={"X-Api-Key": limited}, timeout=10).status_code == 404
     finally:
         proc.send_signal(signal.SIGINT)
         try:

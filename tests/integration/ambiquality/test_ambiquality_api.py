@@ -47,27 +47,37 @@ def test_secret_answers_are_not_cacheable(platform: Platform) -> None:
     made = make_sensor(platform)
     rotated = platform.call("POST", f"/v2/sensors/{made.sensor_id}/rotate-key", key=made.key)
     assert rotated.status == 200 and rotated.header("Cache-Control") == "no-store"
-    created = platform.call("POST", f"/v2/rooms/{made.room['id']}/sensors", {"name": "S", "parameters": ["co2"]}, key=made.key)
+    created = platform.call(
+        "POST", f"/v2/rooms/{made.room['id']}/sensors", {"name": "S", "parameters": ["co2"]}, key=made.key
+    )
     assert created.header("Cache-Control") == "no-store"
 
 
 @pytest.mark.parametrize("frequency", [299, 0, 60, "300", 300.5])
-def test_a_reporting_interval_below_the_floor_or_not_an_integer_is_refused(platform: Platform, frequency: object) -> None:
+def test_a_reporting_interval_below_the_floor_or_not_an_integer_is_refused(
+    platform: Platform, frequency: object
+) -> None:
     made = make_sensor(platform)
     answer = platform.call(
-        "POST", f"/v2/rooms/{made.room['id']}/sensors",
-        {"name": "S", "parameters": ["co2"], "measurement_frequency_seconds": frequency}, key=made.key,
+        "POST",
+        f"/v2/rooms/{made.room['id']}/sensors",
+        {"name": "S", "parameters": ["co2"], "measurement_frequency_seconds": frequency},
+        key=made.key,
     )
     assert answer.status == 400, answer
     assert answer.body["type"] == "urn:telemetry:problem:validation-error"
     assert answer.body["errors"][0]["path"] == "measurement_frequency_seconds"
-    patched = platform.call("PATCH", f"/v2/sensors/{made.sensor_id}", {"measurement_frequency_seconds": frequency}, key=made.key)
+    patched = platform.call(
+        "PATCH", f"/v2/sensors/{made.sensor_id}", {"measurement_frequency_seconds": frequency}, key=made.key
+    )
     assert patched.status == 400
 
 
 def test_unknown_parameter_code_is_refused_at_registration(platform: Platform) -> None:
     made = make_sensor(platform)
-    answer = platform.call("POST", f"/v2/rooms/{made.room['id']}/sensors", {"name": "S", "parameters": ["radon"]}, key=made.key)
+    answer = platform.call(
+        "POST", f"/v2/rooms/{made.room['id']}/sensors", {"name": "S", "parameters": ["radon"]}, key=made.key
+    )
     assert answer.status == 400 and "radon" in answer.body["errors"][0]["message"]
 
 
@@ -85,12 +95,16 @@ def test_scopes_and_tenancy(platform: Platform) -> None:
 def test_patch_and_rotate(platform: Platform) -> None:
     made = make_sensor(platform)
     patched = platform.call(
-        "PATCH", f"/v2/sensors/{made.sensor_id}",
-        {"status": "maintenance", "parameters": ["co2"], "measurement_frequency_seconds": 900}, key=made.key,
+        "PATCH",
+        f"/v2/sensors/{made.sensor_id}",
+        {"status": "maintenance", "parameters": ["co2"], "measurement_frequency_seconds": 900},
+        key=made.key,
     )
     assert patched.status == 200, patched
     assert (patched.body["status"], patched.body["parameters"], patched.body["measurement_frequency_seconds"]) == (
-        "maintenance", ["co2"], 900,
+        "maintenance",
+        ["co2"],
+        900,
     )
     assert platform.call("PATCH", f"/v2/sensors/{made.sensor_id}", {"status": "broken"}, key=made.key).status == 400
     rotated = platform.call("POST", f"/v2/sensors/{made.sensor_id}/rotate-key", key=made.key)
@@ -152,7 +166,9 @@ def test_401_403_422_types(platform: Platform) -> None:
     )
     assert_problem(answer, 422, "invalid-body")
     platform.call("PATCH", f"/v2/sensors/{sid}", {"status": "retired"}, key=made.key)
-    problem = assert_problem(send(platform, made.sensor_key, {"sensorId": sid, "readings": DOC_READINGS}), 403, "sensor-not-active")
+    problem = assert_problem(
+        send(platform, made.sensor_key, {"sensorId": sid, "readings": DOC_READINGS}), 403, "sensor-not-active"
+    )
     assert problem["sensorStatus"] == "retired"
 
 
@@ -214,7 +230,9 @@ def test_sample_events_invoke_their_function(platform: Platform, name: str) -> N
     logical_id = "Amq" + "".join(w.capitalize() for w in name.removeprefix("amq_").split("_")) + "Function"
     out = platform.functions[logical_id].invoke(event)
     expected = {
-        "amq_buildings_create": 201, "amq_buildings_list": 200, "amq_parameters_list": 200,
+        "amq_buildings_create": 201,
+        "amq_buildings_list": 200,
+        "amq_parameters_list": 200,
         "amq_measurements_ingest": 401,
     }.get(name, 404)
     assert out["statusCode"] == expected, out

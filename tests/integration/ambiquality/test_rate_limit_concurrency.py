@@ -49,7 +49,9 @@ def instance(p: Platform) -> AmbiqualityServices:
     ddb, sqs = session.client("dynamodb"), session.client("sqs")
     table = p.resources["DefinitionsTable"].ref
     queue_url = p.resources["ReadingsQueue"].ref
-    return build_services(Container(DynamoDbItemStore(table, client=ddb), lambda: SqsReadingQueue(queue_url, client=sqs)))
+    return build_services(
+        Container(DynamoDbItemStore(table, client=ddb), lambda: SqsReadingQueue(queue_url, client=sqs))
+    )
 
 
 def race(p: Platform, key: str, body: bytes, now: int) -> list[str]:
@@ -92,7 +94,9 @@ def test_concurrent_batches_of_different_sensors_are_all_accepted(platform: Plat
         services = instance(platform)
         services.measurements.authenticate(made.sensor_key)
         barrier.wait()
-        services.measurements.ingest(made.sensor_key, orjson.dumps({"sensorId": made.sensor_id, "readings": DOC_READINGS}))
+        services.measurements.ingest(
+            made.sensor_key, orjson.dumps({"sensorId": made.sensor_id, "readings": DOC_READINGS})
+        )
         return "202"
 
     with ThreadPoolExecutor(len(sensors)) as pool:
