@@ -9,7 +9,7 @@ PORT ?= 3000
 ORG ?= default
 SCOPES ?=
 
-.PHONY: help install run key test unit integration e2e contract lint format typecheck cfn-lint bench load fuzz clean
+.PHONY: help install run key test unit integration e2e contract lint format cfn-lint bench load fuzz clean
 
 help:
 	@echo "make run        start the local stack on http://127.0.0.1:$(PORT) (PORT= overrides)"
@@ -63,6 +63,9 @@ bench: $(STAMP)
 
 load: $(STAMP)
 	$(BIN)/pytest -q -m slow tests
+
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest -q tests/integration/test_fuzz_platform.py
 
 clean:
 	rm -rf $(VENV) .devstack .mypy_cache .ruff_cache

@@ -7,6 +7,8 @@ exception handlers registered here map them (via :mod:`telemetry.http.problems`)
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import warnings
 from collections.abc import Callable
@@ -20,7 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
 from telemetry import errors as e
-from telemetry.http.problems import internal_error_body, problem_body, problem_response
+from telemetry.http.problems import internal_error_body, problem_response
 from telemetry.models.principal import Principal
 from telemetry.validation import error_from_pydantic
 
@@ -102,13 +104,7 @@ def build_app() -> APIGatewayRestResolver:
 
 def raw_body(app: APIGatewayRestResolver) -> bytes:
     """The request body as bytes, for endpoints that parse it themselves (the ingest hot path)."""
-    event = app.current_event
-    body = event.body or ""
-    if event.is_base64_encoded:
-        import base64
-
-        return base64.b64decode(body)
-    return body.encode()
+    return (app.current_event.body or "").encode()  # entrypoint() already decoded any base64
 
 
 def principal(app: APIGatewayRestResolver) -> Principal:
@@ -128,6 +124,12 @@ def principal(app: APIGatewayRestResolver) -> Principal:
     )
 
 
+def _early(err: e.DomainError, event: dict[str, Any]) -> dict[str, Any]:
+    """A refusal made before the resolver runs (body too large, not UTF-8)."""
+    status, headers, body = problem_response(err, event.get("path"))
+    return {"statusCode": status, "headers": headers, "body": body.decode(), "isBase64Encoded": False}
+
+
 def entrypoint(
     app: APIGatewayRestResolver, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -139,18 +141,18 @@ def entrypoint(
     @metrics.log_metrics(capture_cold_start_metric=os.environ.get("POWERTOOLS_METRICS_DISABLED") != "true")
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         body = event.get("body") or ""
-        if event.get("isBase64Encoded"):
-            size = len(body) * 3 // 4
-        else:
-            size = len(body) if len(body) * 4 <= max_body_bytes else len(body.encode())
+        if event.get("isBase64Encoded") and body:
+            # JSON APIs: decode once here; bytes that are not UTF-8 cannot be JSON (RFC 8259)
+            if len(body) * 3 // 4 > max_body_bytes:
+                return _early(e.PayloadTooLarge(f"the request body exceeds {max_body_bytes} bytes"), event)
+            try:
+                body = base64.b64decode(body).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                return _early(e.MalformedRequest("the request body is not UTF-8 JSON"), event)
+            event = {**event, "body": body, "isBase64Encoded": False}
+        size = len(body) if len(body) * 4 <= max_body_bytes else len(body.encode())
         if size > max_body_bytes:
-            err = e.PayloadTooLarge(f"the request body exceeds {max_body_bytes} bytes")
-            return {
-                "statusCode": 413,
-                "headers": {"Content-Type": "application/problem+json"},
-                "body": orjson.dumps(problem_body(err, event.get("path"))).decode(),
-                "isBase64Encoded": False,
-            }
+            return _early(e.PayloadTooLarge(f"the request body exceeds {max_body_bytes} bytes"), event)
         try:
             return app.resolve(event, context)
         except Exception:
