@@ -4,6 +4,7 @@ without HTTP (``LocalGateway.handle``)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,7 +56,8 @@ class Platform:
     ) -> Answer:
         from devstack.gateway import IncomingRequest
 
-        raw = body if isinstance(body, bytes) else (b"" if body is None else orjson.dumps(body))
+        # stdlib json: unlike orjson it writes integers beyond 64 bits, which clients may send
+        raw = body if isinstance(body, bytes) else (b"" if body is None else json.dumps(body).encode())
         hdrs = [("Content-Type", "application/json")]
         if key is not None:
             hdrs.append(("X-Api-Key", key))

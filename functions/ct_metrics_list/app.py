@@ -1,0 +1,17 @@
+"""GET /v2/data-streams/metrics: the stream metric names with their aggregation functions."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.services.cloudthread import cloudthread_services
+
+app = build_app()
+
+
+@app.get("/v2/data-streams/metrics")
+def list_metrics() -> Response[str]:
+    return json_response(200, cloudthread_services().queries.metrics(principal(app)))
+
+
+lambda_handler = entrypoint(app)

@@ -1,0 +1,18 @@
+"""POST /v2/buckets: create a data points bucket (backed by a platform fleet)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.models.dakkio import BucketCreate
+from telemetry.services.dakkio import dakkio_services
+
+app = build_app()
+
+
+@app.post("/v2/buckets")
+def create_bucket(body: BucketCreate) -> Response[str]:
+    return json_response(201, dakkio_services().buckets.create_bucket(principal(app), body))
+
+
+lambda_handler = entrypoint(app)

@@ -1,0 +1,20 @@
+"""GET /api/data: query a bucket's data points (X-API-Key with data:read)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.http.dakkio import api_key, build_dakkio_app, dakkio_entrypoint, json_response, query_params
+from telemetry.services.dakkio import dakkio_services
+
+app = build_dakkio_app()
+
+
+@app.get("/api/data")
+def query() -> Response[str]:
+    services = dakkio_services()
+    caller = services.base.keys.authenticate(api_key(app))
+    services.limiter.take(caller)
+    return json_response(200, services.queries.query(caller, query_params(app)))
+
+
+lambda_handler = dakkio_entrypoint(app, max_body_bytes=64 * 1024)

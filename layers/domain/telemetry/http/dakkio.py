@@ -1,0 +1,143 @@
+"""HTTP for the bucket data points dialect (``/api/data...``): its document's error bodies.
+
+Routes under ``/api`` are deployed with ``Auth: NONE``; the function authenticates the
+``X-API-Key`` header itself so that a missing or wrong key gets the document's exact 401 body
+``{"error": "Unauthorized", "message": "Invalid or missing API key"}`` rather than the
+authorizer's problem+json. This module is the one place that maps domain errors to that shape.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+
+from telemetry import errors as e
+from telemetry.models.auth import Principal
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+UNAUTHORIZED = {"error": "Unauthorized", "message": "Invalid or missing API key"}
+INTERNAL = {"error": "Internal Server Error", "message": "An unexpected error occurred"}
+
+_STATUS: list[tuple[type[e.DomainError], int, str]] = [
+    (e.ValidationFailed, 400, "Validation Error"),
+    (e.MalformedRequest, 400, "Validation Error"),
+    (e.Unauthenticated, 401, "Unauthorized"),
+    (e.Forbidden, 403, "Forbidden"),
+    (e.NotFound, 404, "Not Found"),
+    (e.Conflict, 409, "Conflict"),
+    (e.PayloadTooLarge, 413, "Payload Too Large"),
+    (e.RateLimited, 429, "Too Many Requests"),
+    (e.NotSupported, 400, "Bad Request"),
+    (e.FailedDependency, 424, "Failed Dependency"),
+    (e.Unavailable, 503, "Service Unavailable"),
+]
+
+
+def error_response(err: e.DomainError) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """(status, headers, body) of a domain error in the dialect's ``{error, message[, details]}`` shape."""
+    headers = {"Content-Type": "application/json"}
+    found = next(((status, title) for cls, status, title in _STATUS if isinstance(err, cls)), None)
+    if found is None:
+        return 500, headers, dict(INTERNAL)
+    status, title = found
+    if isinstance(err, e.Unauthenticated):
+        return status, headers, dict(UNAUTHORIZED)
+    if isinstance(err, e.ValidationFailed):
+        details = [{"path": list(fe.path), "message": fe.message} for fe in err.errors]
+        return status, headers, {"error": title, "message": "Invalid request parameters", "details": details}
+    if isinstance(err, e.MalformedRequest):
+        details = [{"path": ["body"], "message": err.detail}]
+        return status, headers, {"error": title, "message": "Invalid request parameters", "details": details}
+    if isinstance(err, e.RateLimited):
+        wait = max(1, err.retry_after_seconds)
+        headers["Retry-After"] = str(wait)
+        return status, headers, {"error": title, "message": f"Rate limit exceeded. Retry after {wait} second(s)."}
+    if isinstance(err, e.Forbidden):
+        return status, headers, {"error": title, "message": f"Insufficient permissions: {err.detail}"}
+    return status, headers, {"error": title, "message": err.detail}
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(status_code=status, content_type="application/json", body=_dumps(body), headers=headers or {})
+
+
+def build_dakkio_app() -> APIGatewayRestResolver:
+    """A resolver whose every domain error answers in the dialect's shape. No request validation by
+    Powertools: the use cases parse the raw body themselves, to report issues in zod's terms."""
+    app = APIGatewayRestResolver(serializer=_dumps)
+
+    @app.exception_handler(e.DomainError)
+    def _domain_error(err: e.DomainError) -> Response[Any]:
+        if isinstance(err, e.Unavailable):
+            logger.warning("dependency unavailable", extra={"detail": err.detail})
+        status, headers, body = error_response(err)
+        return Response(status_code=status, headers=headers, body=_dumps(body))
+
+    return app
+
+
+def api_key(app: APIGatewayRestResolver) -> str | None:
+    """The ``X-API-Key`` header (any capitalisation, as HTTP header names are case-insensitive)."""
+    for name, value in (app.current_event.raw_event.get("headers") or {}).items():
+        if name.lower() == "x-api-key":
+            return str(value)
+    return None
+
+
+def raw_body(app: APIGatewayRestResolver) -> bytes:
+    event = app.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        import base64
+
+        return base64.b64decode(body)
+    return body.encode()
+
+
+def query_params(app: APIGatewayRestResolver) -> dict[str, str]:
+    return dict(app.current_event.query_string_parameters or {})
+
+
+def authenticate(app: APIGatewayRestResolver, authenticate_key: Callable[[str | None], Principal]) -> Principal:
+    return authenticate_key(api_key(app))
+
+
+def dakkio_entrypoint(
+    app: APIGatewayRestResolver, max_body_bytes: int
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler: body-size limit and a last-resort 500, both in the dialect's shape."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics(capture_cold_start_metric=os.environ.get("POWERTOOLS_METRICS_DISABLED") != "true")
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        body = event.get("body") or ""
+        size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+        if size > max_body_bytes:
+            status, headers, doc = error_response(e.PayloadTooLarge(f"Request body exceeds {max_body_bytes} bytes"))
+            return {"statusCode": status, "headers": headers, "body": _dumps(doc), "isBase64Encoded": False}
+        try:
+            return app.resolve(event, context)
+        except Exception:
+            logger.exception("unhandled error")
+            return {
+                "statusCode": 500,
+                "headers": {"Content-Type": "application/json"},
+                "body": _dumps(INTERNAL),
+                "isBase64Encoded": False,
+            }
+
+    return lambda_handler
