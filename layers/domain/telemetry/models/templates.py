@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from telemetry.models.base import ApiModel, OutModel
 
@@ -181,6 +181,7 @@ def spec_model_for(target: TemplateTarget, fmt: TemplateFormat) -> type[ApiModel
 
 # --------------------------------------------------------------------------- API models
 
+
 class TemplateCreate(ApiModel):
     name: str = Field(min_length=1, max_length=256)
     description: str | None = Field(default=None, max_length=2048)
@@ -189,10 +190,11 @@ class TemplateCreate(ApiModel):
     spec: dict[str, Any]
     tags: list[str] = Field(default_factory=list, max_length=50)
 
-    @model_validator(mode="after")
-    def _tags(self) -> TemplateCreate:
-        _check_tags(self.tags)
-        return self
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str]) -> list[str]:
+        _check_tags(tags)
+        return tags
 
 
 class TemplateUpdate(ApiModel):
@@ -215,11 +217,12 @@ class TemplateUpdate(ApiModel):
                 raise ValueError(f"{' and '.join(fixed)} cannot be changed after creation")
         return data
 
-    @model_validator(mode="after")
-    def _tags(self) -> TemplateUpdate:
-        if self.tags is not None:
-            _check_tags(self.tags)
-        return self
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str] | None) -> list[str] | None:
+        if tags is not None:
+            _check_tags(tags)
+        return tags
 
 
 class Template(OutModel):

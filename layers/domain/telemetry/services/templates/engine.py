@@ -200,8 +200,16 @@ def map_records(
         tuple((f.key is not None, f.fast[0] if f.fast else "", bool(f.fast and f.fast[2])) for f in fields),
     )
     args: dict[str, Any] = {
-        "TSK": ts_key, "TSG": ts_getter, "PARSE": parse_ts, "MISSING": MISSING, "FROMISO": datetime.fromisoformat,
-        "UTC": UTC, "MAXTS": MAX_TIMESTAMP_MS, "InvalidValueError": InvalidValueError, "absent": absent, "bad": bad,
+        "TSK": ts_key,
+        "TSG": ts_getter,
+        "PARSE": parse_ts,
+        "MISSING": MISSING,
+        "FROMISO": datetime.fromisoformat,
+        "UTC": UTC,
+        "MAXTS": MAX_TIMESTAMP_MS,
+        "InvalidValueError": InvalidValueError,
+        "absent": absent,
+        "bad": bad,
         "generic": generic,
     }
     for i, f in enumerate(fields):
@@ -229,8 +237,19 @@ def _loop_factory(shape: tuple[bool, bool, tuple[tuple[bool, str, bool], ...]]) 
         return factory
     ts_by_key, ts_iso, field_shapes = shape
     n = len(field_shapes)
-    params = ["TSK", "TSG", "PARSE", "MISSING", "FROMISO", "UTC", "MAXTS", "InvalidValueError", "absent", "bad",
-              "generic"]
+    params = [
+        "TSK",
+        "TSG",
+        "PARSE",
+        "MISSING",
+        "FROMISO",
+        "UTC",
+        "MAXTS",
+        "InvalidValueError",
+        "absent",
+        "bad",
+        "generic",
+    ]
     for i in range(n):
         params += [f"M{i}", f"K{i}", f"G{i}", f"C{i}", f"D{i}", f"P{i}", f"Q{i}"]
     lines = [
@@ -269,8 +288,12 @@ def _loop_factory(shape: tuple[bool, bool, tuple[tuple[bool, str, bool], ...]]) 
     ]
     for i, (by_key, kind, has_offset) in enumerate(field_shapes):
         if by_key:
-            lines += ["            try:", f"                raw = rec[K{i}]", "            except KeyError:",
-                      "                raw = MISSING"]
+            lines += [
+                "            try:",
+                f"                raw = rec[K{i}]",
+                "            except KeyError:",
+                "                raw = MISSING",
+            ]
         else:
             lines.append(f"            raw = G{i}(rec)")
         fast = {
@@ -312,9 +335,7 @@ def _loop_factory(shape: tuple[bool, bool, tuple[tuple[bool, str, bool], ...]]) 
     return factory
 
 
-def finish(
-    report: ApplyReport, merged: dict[int, dict[str, Any]], missing: dict[str, int], parsed: int
-) -> None:
+def finish(report: ApplyReport, merged: dict[int, dict[str, Any]], missing: dict[str, int], parsed: int) -> None:
     report.recordsParsed = parsed
     report.readingsWritten = len(merged)
     report.metricValuesWritten = sum(map(len, merged.values()))

@@ -88,9 +88,7 @@ def run_handler(spec: JavaScriptHandlerSpec, payload: Any, context: Mapping[str,
     result = orjson.loads(out)
     if type(result) is not list:
         kind = "null" if result is None else type(result).__name__
-        raise TemplateExecutionFailed(
-            "script-result", f"the handler must return an array of readings, got {kind}"
-        )
+        raise TemplateExecutionFailed("script-result", f"the handler must return an array of readings, got {kind}")
     if len(result) > MAX_RECORDS:
         raise TemplateExecutionFailed(
             "script-result", f"the handler returned {len(result)} readings; at most {MAX_RECORDS} per request"

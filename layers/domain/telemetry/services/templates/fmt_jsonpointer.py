@@ -35,9 +35,7 @@ def resolve_records(doc: Any, records_pointer: str | None, limit: int = MAX_RECO
     if type(found) is not list:
         raise records_not_array(records_pointer, found)
     if len(found) > limit:
-        raise PayloadTooLarge(
-            f"payload has {len(found)} records at {records_pointer!r}; at most {limit} per request"
-        )
+        raise PayloadTooLarge(f"payload has {len(found)} records at {records_pointer!r}; at most {limit} per request")
     return found
 
 

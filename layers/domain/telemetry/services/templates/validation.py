@@ -227,22 +227,35 @@ def _check_metric_mapping(
         errors.add(id_path, f"metric {metric_id} is deleted", "metric-deleted")
         return
     if metric.dataType is DataType.Json:
-        errors.add(id_path, f"metric {metric_id} is a Json metric; templates do not support Json metrics yet",
-                   "json-metric-unsupported")
+        errors.add(
+            id_path,
+            f"metric {metric_id} is a Json metric; templates do not support Json metrics yet",
+            "json-metric-unsupported",
+        )
         return
     if transform is not None and not metric.is_numeric:
-        errors.add((*base, "transform"), f"transform only applies to numeric metrics; {metric_id} is "
-                   f"{'an enum-shaped Int' if metric.is_enum else metric.dataType.value}", "transform-not-numeric")
+        errors.add(
+            (*base, "transform"),
+            f"transform only applies to numeric metrics; {metric_id} is "
+            f"{'an enum-shaped Int' if metric.is_enum else metric.dataType.value}",
+            "transform-not-numeric",
+        )
     if enum_map is not None:
         if not metric.is_enum:
-            errors.add((*base, "enumMap"), f"enumMap only applies to enum-shaped Int metrics; {metric_id} is not",
-                       "enum-map-not-enum")
+            errors.add(
+                (*base, "enumMap"),
+                f"enumMap only applies to enum-shaped Int metrics; {metric_id} is not",
+                "enum-map-not-enum",
+            )
         else:
             codes = {ev.code for ev in metric.enumValues or ()}
             for label, code in enum_map.items():
                 if code not in codes:
-                    errors.add((*base, "enumMap", label), f"{code} is not a code of {metric_id}'s enum",
-                               "enum-map-unknown-code")
+                    errors.add(
+                        (*base, "enumMap", label),
+                        f"{code} is not a code of {metric_id}'s enum",
+                        "enum-map-unknown-code",
+                    )
     if default is not None:
         try:
             coerce_value(metric, default)

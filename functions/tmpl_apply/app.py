@@ -1,0 +1,23 @@
+"""POST /v2/thing/{thingId}/data/template/{templateId}: map a raw payload onto a thing's metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from telemetry.http.app import entrypoint, json_response, principal, raw_body
+from telemetry.http.templates import build_templates_app
+from telemetry.services.template_service import template_services
+from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
+
+app = build_templates_app()
+
+
+@app.post("/v2/thing/<thingId>/data/template/<templateId>")
+def apply_template(thingId: str, templateId: str, previewOnly: Annotated[bool, Query()] = False) -> Response[str]:
+    report = template_services().apply(principal(app), thingId, templateId, raw_body(app), preview_only=previewOnly)
+    return json_response(200, report)
+
+
+lambda_handler = entrypoint(app, max_body_bytes=MAX_PAYLOAD_BYTES)

@@ -1,0 +1,18 @@
+"""POST /v2/templates: validate and store a template (201)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.http.app import entrypoint, json_response, principal, raw_body
+from telemetry.http.templates import build_templates_app
+from telemetry.services.template_service import template_out, template_services
+
+app = build_templates_app()
+
+
+@app.post("/v2/templates")
+def create_template() -> Response[str]:
+    return json_response(201, template_out(template_services().create(principal(app), raw_body(app))))
+
+
+lambda_handler = entrypoint(app)

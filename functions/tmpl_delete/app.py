@@ -1,0 +1,18 @@
+"""DELETE /v2/templates/{templateId}: soft delete (``status: deleted``); returns the template."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.http.app import entrypoint, json_response, principal
+from telemetry.http.templates import build_templates_app
+from telemetry.services.template_service import template_out, template_services
+
+app = build_templates_app()
+
+
+@app.delete("/v2/templates/<templateId>")
+def delete_template(templateId: str) -> Response[str]:
+    return json_response(200, template_out(template_services().delete(principal(app), templateId)))
+
+
+lambda_handler = entrypoint(app)

@@ -1,0 +1,18 @@
+"""GET /v2/templates/{templateId}: one template (a deleted one too, with ``status: deleted``)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.http.app import entrypoint, json_response, principal
+from telemetry.http.templates import build_templates_app
+from telemetry.services.template_service import template_out, template_services
+
+app = build_templates_app()
+
+
+@app.get("/v2/templates/<templateId>")
+def get_template(templateId: str) -> Response[str]:
+    return json_response(200, template_out(template_services().get(principal(app), templateId)))
+
+
+lambda_handler = entrypoint(app)

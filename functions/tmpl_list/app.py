@@ -1,0 +1,31 @@
+"""GET /v2/templates: list templates (active unless ``status`` says otherwise), filtered, paginated."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from telemetry.http.app import entrypoint, json_response, principal
+from telemetry.http.templates import build_templates_app
+from telemetry.models.templates import TemplateFormat, TemplateStatus, TemplateTarget
+from telemetry.services.template_service import template_services
+
+app = build_templates_app()
+
+
+@app.get("/v2/templates")
+def list_templates(
+    target: Annotated[TemplateTarget | None, Query()] = None,
+    format: Annotated[TemplateFormat | None, Query()] = None,
+    status: Annotated[TemplateStatus | None, Query()] = None,
+    pageLimit: Annotated[int, Query(ge=1, le=500)] = 50,
+    continuationToken: Annotated[str | None, Query(max_length=4096)] = None,
+) -> Response[str]:
+    page = template_services().list_templates(
+        principal(app), target=target, fmt=format, status=status, limit=pageLimit, cursor=continuationToken
+    )
+    return json_response(200, page)
+
+
+lambda_handler = entrypoint(app)

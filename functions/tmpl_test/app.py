@@ -1,0 +1,19 @@
+"""POST /v2/templates/{templateId}/test: dry-run a sample payload (no Thing, nothing written)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.http.app import entrypoint, json_response, principal, raw_body
+from telemetry.http.templates import build_templates_app
+from telemetry.services.template_service import template_services
+from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
+
+app = build_templates_app()
+
+
+@app.post("/v2/templates/<templateId>/test")
+def dry_run(templateId: str) -> Response[str]:
+    return json_response(200, template_services().test(principal(app), templateId, raw_body(app)))
+
+
+lambda_handler = entrypoint(app, max_body_bytes=MAX_PAYLOAD_BYTES)

@@ -1,0 +1,31 @@
+"""GET /v2/transactions: transactions of one type in a time range, paginated."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from telemetry.http.app import entrypoint, json_response, principal
+from telemetry.http.templates import build_templates_app
+from telemetry.services.template_service import template_services
+
+app = build_templates_app()
+
+
+@app.get("/v2/transactions")
+def list_transactions(
+    type: Annotated[str, Query(min_length=1, max_length=128)],
+    start: Annotated[str | None, Query(max_length=64)] = None,
+    end: Annotated[str | None, Query(max_length=64)] = None,
+    order: Annotated[Literal["asc", "desc"], Query()] = "asc",
+    pageLimit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    continuationToken: Annotated[str | None, Query(max_length=4096)] = None,
+) -> Response[str]:
+    page = template_services().list_transactions(
+        principal(app), type, start=start, end=end, limit=pageLimit, cursor=continuationToken, order=order
+    )
+    return json_response(200, page)
+
+
+lambda_handler = entrypoint(app)

@@ -1,0 +1,19 @@
+"""PUT /v2/templates/{templateId}: change name, description, spec, tags; bumps ``revision``."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.http.app import entrypoint, json_response, principal, raw_body
+from telemetry.http.templates import build_templates_app
+from telemetry.services.template_service import template_out, template_services
+
+app = build_templates_app()
+
+
+@app.put("/v2/templates/<templateId>")
+def update_template(templateId: str) -> Response[str]:
+    updated = template_services().update(principal(app), templateId, raw_body(app))
+    return json_response(200, template_out(updated))
+
+
+lambda_handler = entrypoint(app)
