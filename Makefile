@@ -9,7 +9,7 @@ PORT ?= 3000
 ORG ?= default
 SCOPES ?=
 
-.PHONY: help install run key test unit integration e2e contract lint format cfn-lint bench load fuzz clean
+.PHONY: help install run key test unit integration e2e contract lint format cfn-lint bench load fuzz openapi clean
 
 help:
 	@echo "make run        start the local stack on http://127.0.0.1:$(PORT) (PORT= overrides)"
@@ -17,6 +17,7 @@ help:
 	@echo "make key ORG=<name> [SCOPES=a,b] [PLACES=id,..] [THINGS=id,..]   issue an API key"
 	@echo "make bench      print performance figures next to their targets"
 	@echo "make lint       ruff, mypy, cfn-lint"
+	@echo "make openapi    regenerate shared/openapi.json from the handlers"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +67,9 @@ load: $(STAMP)
 
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest -q tests/integration/test_fuzz_platform.py
+
+openapi: $(STAMP)
+	$(BIN)/telemetry-dev openapi --out shared/openapi.json
 
 clean:
 	rm -rf $(VENV) .devstack .mypy_cache .ruff_cache

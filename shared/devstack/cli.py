@@ -241,7 +241,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--stack-name", default=None, help="deployed stack (default: samconfig.toml); forces the deployed stack"
     )
     key.set_defaults(func=cmd_key)
+
+    openapi = sub.add_parser("openapi", help="write the OpenAPI document generated from the handlers")
+    openapi.add_argument("--out", default="shared/openapi.json", help="output file (default: shared/openapi.json)")
+    openapi.set_defaults(func=cmd_openapi)
     return parser
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from .openapi import write
+
+    template_path = Path(args.template).resolve() if args.template else find_template()
+    os.environ.setdefault("DEFINITIONS_TABLE", "openapi")  # handlers validate settings on import
+    write(template_path, Path(args.out))
+    print(f"wrote {args.out}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
