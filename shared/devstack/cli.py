@@ -245,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     openapi = sub.add_parser("openapi", help="write the OpenAPI document generated from the handlers")
     openapi.add_argument("--out", default="shared/openapi.json", help="output file (default: shared/openapi.json)")
     openapi.set_defaults(func=cmd_openapi)
+
+    from .sensors_cli import register as register_sensors
+
+    register_sensors(sub)
     return parser
 
 

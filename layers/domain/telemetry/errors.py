@@ -106,6 +106,13 @@ class Unavailable(DomainError):
     title = "Service unavailable"
 
 
+class Internal(DomainError):
+    """Not raised by domain code: the entrypoint renders an unexpected exception as this."""
+
+    reason = "internal-error"
+    title = "Internal error"
+
+
 class NotSupported(DomainError):
     reason = "not-supported"
     title = "Not supported yet"

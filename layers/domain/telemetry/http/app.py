@@ -22,7 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
 from telemetry import errors as e
-from telemetry.http.problems import internal_error_body, problem_response
+from telemetry.http.problems import problem_response
 from telemetry.models.principal import Principal
 from telemetry.validation import error_from_pydantic
 
@@ -73,7 +73,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 def _problem(err: e.DomainError, instance: str | None) -> Response[Any]:
     status, headers, body = problem_response(err, instance)
-    return Response(status_code=status, headers=headers, body=body.decode())
+    return Response(status_code=status, headers=headers, body=body)
 
 
 def build_app() -> APIGatewayRestResolver:
@@ -124,17 +124,22 @@ def principal(app: APIGatewayRestResolver) -> Principal:
     )
 
 
-def _early(err: e.DomainError, event: dict[str, Any]) -> dict[str, Any]:
-    """A refusal made before the resolver runs (body too large, not UTF-8)."""
-    status, headers, body = problem_response(err, event.get("path"))
-    return {"statusCode": status, "headers": headers, "body": body.decode(), "isBase64Encoded": False}
+#: renders a domain error in a dialect's shape: (status, headers, body text)
+ErrorRenderer = Callable[[e.DomainError, str | None], tuple[int, dict[str, str], str]]
 
 
 def entrypoint(
-    app: APIGatewayRestResolver, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    app: APIGatewayRestResolver,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    render: ErrorRenderer = problem_response,
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """Wrap the resolver as the Lambda handler: body-size limit, logging, metrics, tracing, and a
-    last-resort problem+json 500 that never leaks a stack trace."""
+    """Wrap the resolver as the Lambda handler: body-size limit, UTF-8 decoding, logging, metrics,
+    optional tracing, and a last-resort 500 that never leaks a stack trace. Every refusal made
+    here is rendered by ``render``, so dialects with their own error shapes share this wrapper."""
+
+    def _early(err: e.DomainError, event: dict[str, Any]) -> dict[str, Any]:
+        status, headers, body = render(err, event.get("path"))
+        return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @_traced
@@ -157,11 +162,6 @@ def entrypoint(
             return app.resolve(event, context)
         except Exception:
             logger.exception("unhandled error")
-            return {
-                "statusCode": 500,
-                "headers": {"Content-Type": "application/problem+json"},
-                "body": internal_error_body().decode(),
-                "isBase64Encoded": False,
-            }
+            return _early(e.Internal("An unexpected error occurred; it has been logged."), event)
 
     return lambda_handler

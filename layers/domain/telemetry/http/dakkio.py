@@ -8,21 +8,19 @@ authorizer's problem+json. This module is the one place that maps domain errors 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import orjson
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
 
 from telemetry import errors as e
+from telemetry.http.app import entrypoint
+from telemetry.http.app import raw_body as raw_body
 from telemetry.models.auth import Principal
 
 logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 UNAUTHORIZED = {"error": "Unauthorized", "message": "Invalid or missing API key"}
 INTERNAL = {"error": "Internal Server Error", "message": "An unexpected error occurred"}
@@ -97,16 +95,6 @@ def api_key(app: APIGatewayRestResolver) -> str | None:
     return None
 
 
-def raw_body(app: APIGatewayRestResolver) -> bytes:
-    event = app.current_event
-    body = event.body or ""
-    if event.is_base64_encoded:
-        import base64
-
-        return base64.b64decode(body)
-    return body.encode()
-
-
 def query_params(app: APIGatewayRestResolver) -> dict[str, str]:
     return dict(app.current_event.query_string_parameters or {})
 
@@ -115,29 +103,13 @@ def authenticate(app: APIGatewayRestResolver, authenticate_key: Callable[[str | 
     return authenticate_key(api_key(app))
 
 
+def render(err: e.DomainError, instance: str | None = None) -> tuple[int, dict[str, str], str]:
+    status, headers, body = error_response(err)
+    return status, headers, _dumps(body)
+
+
 def dakkio_entrypoint(
     app: APIGatewayRestResolver, max_body_bytes: int
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda handler: body-size limit and a last-resort 500, both in the dialect's shape."""
-
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)
-    @metrics.log_metrics(capture_cold_start_metric=os.environ.get("POWERTOOLS_METRICS_DISABLED") != "true")
-    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        body = event.get("body") or ""
-        size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
-        if size > max_body_bytes:
-            status, headers, doc = error_response(e.PayloadTooLarge(f"Request body exceeds {max_body_bytes} bytes"))
-            return {"statusCode": status, "headers": headers, "body": _dumps(doc), "isBase64Encoded": False}
-        try:
-            return app.resolve(event, context)
-        except Exception:
-            logger.exception("unhandled error")
-            return {
-                "statusCode": 500,
-                "headers": {"Content-Type": "application/json"},
-                "body": _dumps(INTERNAL),
-                "isBase64Encoded": False,
-            }
-
-    return lambda_handler
+    """The platform's Lambda wrapper (body limit, UTF-8, last-resort 500) in the dialect's shape."""
+    return entrypoint(app, max_body_bytes, render=render)

@@ -30,10 +30,12 @@ _STATUS: dict[type[e.DomainError], int] = {
 }
 
 
-def status_for(err: e.DomainError) -> int:
+def status_for(err: e.DomainError, table: dict[type[e.DomainError], int] | None = None) -> int:
+    """The status of an error by its nearest class in ``table`` (the platform's by default)."""
+    statuses = _STATUS if table is None else table
     for cls in type(err).__mro__:
-        if cls in _STATUS:
-            return _STATUS[cls]  # type: ignore[index]
+        if cls in statuses:
+            return statuses[cls]  # type: ignore[index]
     return 500
 
 
@@ -53,20 +55,9 @@ def problem_body(err: e.DomainError, instance: str | None = None) -> dict[str, A
     return body
 
 
-def problem_response(err: e.DomainError, instance: str | None = None) -> tuple[int, dict[str, str], bytes]:
-    """(status, headers, body) for a domain error."""
+def problem_response(err: e.DomainError, instance: str | None = None) -> tuple[int, dict[str, str], str]:
+    """(status, headers, body) for a domain error: the platform's error renderer."""
     headers = {"Content-Type": PROBLEM_CONTENT_TYPE}
     if isinstance(err, e.RateLimited):
         headers["Retry-After"] = str(max(1, err.retry_after_seconds))
-    return status_for(err), headers, orjson.dumps(problem_body(err, instance))
-
-
-def internal_error_body() -> bytes:
-    return orjson.dumps(
-        {
-            "type": PROBLEM_TYPE_BASE + "internal-error",
-            "title": "Internal error",
-            "status": 500,
-            "detail": "An unexpected error occurred; it has been logged.",
-        }
-    )
+    return status_for(err), headers, orjson.dumps(problem_body(err, instance)).decode()

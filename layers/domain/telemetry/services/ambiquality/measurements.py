@@ -127,7 +127,7 @@ class MeasurementIngest:
             raise PayloadTooLarge(f"the request body exceeds {MAX_BODY_BYTES} bytes")
         claimed, readings = _envelope(body)
         if not _same_sensor(claimed, sensor.id):
-            raise InvalidKey(f"the X-Sensor-Key is not the key of sensor {claimed}")
+            raise InvalidKey(f"the X-Sensor-Key is not the key of sensor {claimed[:64]}")
         if sensor.status is not SensorStatus.active:
             raise SensorNotActive(
                 f"sensor {sensor.id} is {sensor.status.value}; re-activate it in the operator app",

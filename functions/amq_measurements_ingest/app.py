@@ -1,0 +1,23 @@
+"""POST /ingestion/v1/measurements: a sensor's batch, authenticated by X-Sensor-Key (no authorizer).
+
+202 once the batch is durably enqueued; every refusal is problem+json (telemetry.http.ambiquality).
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.http.ambiquality import build_ingestion_app, ingestion_entrypoint, json_answer, sensor_key
+from telemetry.http.app import raw_body
+from telemetry.services.ambiquality import ambiquality_services
+from telemetry.services.ambiquality.measurements import MAX_BODY_BYTES
+
+app = build_ingestion_app()
+
+
+@app.post("/ingestion/v1/measurements")
+def ingest_measurements() -> Response[str]:
+    accepted = ambiquality_services().measurements.ingest(sensor_key(app), raw_body(app))
+    return json_answer(202, accepted.as_dict())
+
+
+lambda_handler = ingestion_entrypoint(app, max_body_bytes=MAX_BODY_BYTES)
