@@ -17,13 +17,10 @@ def local_stack() -> Iterator[object]:
     Module scope, not session: a running stack sets AWS_ENDPOINT_URL in os.environ, which the
     in-process moto tests of other modules must not see (see shared/devstack/README.md).
     """
-    from devstack.stack import LocalStack
-    from telemetry.bootstrap import container
+    from tests.support import running_stack
 
-    container.cache_clear()  # the functions run in this process: no container from another world
-    with LocalStack(REPO / "template.yaml", port=0, stack_name="e2e") as stack:
+    with running_stack() as stack:
         yield stack
-    container.cache_clear()
 
 
 @pytest.fixture(scope="module")

@@ -3,38 +3,18 @@ gateway over real HTTP), and the operator calls they need, made over HTTP like a
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import requests
-from devstack.stack import LocalStack
+
+from tests.support import eventually, issue_key, running_stack
+
+__all__ = ["eventually", "issue_key", "running_stack"]
 
 DOC_BASE = "https://data.ambiquality.org"
 DOC_SENSOR_ID = "33333333-3333-3333-3333-333333333333"
-
-
-@contextmanager
-def running_stack() -> Iterator[LocalStack]:
-    from telemetry.bootstrap import container
-
-    stack = LocalStack(port=0, moto_mode="process", schedules=False, stack_name="amq")
-    with stack:
-        container.cache_clear()
-        try:
-            yield stack
-        finally:
-            container.cache_clear()
-
-
-def issue_key(org: str, scopes: list[str] | None = None) -> str:
-    """An operator's platform API key, issued as ``telemetry-dev key`` does."""
-    from telemetry.bootstrap import Container
-
-    return Container.from_env().keys.issue(org, scopes=scopes).key
 
 
 @dataclass
@@ -73,13 +53,3 @@ def register_sensor(
     )
     assert sensor.status_code == 201, sensor.text
     return Registered(api_key, building.json(), room.json(), sensor.json())
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Poll until ``check`` returns a truthy value (the SQS poller writes asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)

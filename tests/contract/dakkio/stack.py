@@ -4,45 +4,13 @@ stack never collides with the in-process ``mock_aws`` of integration tests on th
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import requests
-from devstack.stack import LocalStack
 
+from tests.support import eventually, issue_key, running_stack
 
-@contextmanager
-def running_stack(env: dict[str, str] | None = None) -> Iterator[LocalStack]:
-    import os
-
-    from telemetry.bootstrap import container
-
-    stack = LocalStack(port=0, moto_mode="process", schedules=False, stack_name="dialects")
-    with stack:
-        os.environ.update(env or {})  # restored by the stack on exit
-        container.cache_clear()
-        try:
-            yield stack
-        finally:
-            container.cache_clear()
-
-
-def issue_key(org: str, scopes: list[str] | None = None) -> str:
-    from telemetry.bootstrap import Container
-
-    return Container.from_env().keys.issue(org, scopes=scopes).key
-
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll until ``check`` returns a truthy value (the SQS poller writes asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
+__all__ = ["eventually", "issue_key", "running_stack"]
 
 
 def make_bucket(url: str, key: str, schema: dict[str, Any]) -> tuple[str, str, str]:

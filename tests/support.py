@@ -1,0 +1,51 @@
+"""Helpers shared by the HTTP-level tests (end-to-end and contract)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from devstack.stack import LocalStack
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def running_stack(env: dict[str, str] | None = None, stack_name: str = "e2e") -> Iterator[LocalStack]:
+    """The whole platform as `make run` starts it, on a free port.
+
+    moto runs in a child process, so a stack never collides with the in-process ``mock_aws`` of
+    integration tests on the same worker; the functions run in this process, so the composition
+    root's cached container is dropped on the way in and out.
+    """
+    from telemetry.bootstrap import container
+
+    stack = LocalStack(REPO / "template.yaml", port=0, moto_mode="process", schedules=False, stack_name=stack_name)
+    with stack:
+        os.environ.update(env or {})  # restored by the stack on exit
+        container.cache_clear()
+        try:
+            yield stack
+        finally:
+            container.cache_clear()
+
+
+def issue_key(org: str, scopes: list[str] | None = None) -> str:
+    """A platform API key for ``org``, issued as `make key` does (against the running stack)."""
+    from telemetry.bootstrap import Container
+
+    return Container.from_env().keys.issue(org, scopes=scopes).key
+
+
+def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Poll until ``check`` returns a truthy value (the queue poller writes asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
