@@ -152,17 +152,20 @@ class LocalStack:
         return self
 
     def _start_moto(self) -> None:
+        # MOTO_HOST=0.0.0.0 lets `sam local` containers reach moto (host.docker.internal); the
+        # default keeps it on loopback.
+        bind = os.environ.get("MOTO_HOST") or "127.0.0.1"
         if self.moto_mode == "process":
-            self._moto = _MotoProcess("127.0.0.1", self.moto_port)
+            self._moto = _MotoProcess(bind, self.moto_port)
         else:
             from moto.server import ThreadedMotoServer
 
             # Every request of the pollers' long polls would be logged otherwise.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+            self._moto = ThreadedMotoServer(ip_address=bind, port=self.moto_port, verbose=False)
         self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
+        _, port = self._moto.get_host_and_port()
+        self.endpoint_url = f"http://127.0.0.1:{port}"
 
     def _start(self) -> None:
         self._saved_env = dict(os.environ)
@@ -290,6 +293,25 @@ class LocalStack:
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.state(), indent=2) + "\n", encoding="utf-8")
         tmp.replace(self.state_file)
+        sam_env = self.state_file.parent / SAM_ENV_FILE
+        sam_env.write_text(json.dumps(self.sam_env_vars(), indent=2) + "\n", encoding="utf-8")
+
+    def sam_env_vars(self) -> dict[str, Any]:
+        """An ``--env-vars`` file for ``sam local start-api``/``invoke`` against this moto server.
+
+        SAM resolves ``!Ref DefinitionsTable`` to the logical id, not to the table moto holds,
+        and its containers reach the host as ``host.docker.internal``; this file gives every
+        function the physical names and that endpoint.
+        """
+        port = self.endpoint_url.rsplit(":", 1)[1] if self.endpoint_url else "5000"
+        common = {k: v for k, v in (self.environment or {}).items() if not k.startswith("AWS_")}
+        common.update(
+            AWS_ENDPOINT_URL=f"http://host.docker.internal:{port}",
+            AWS_ACCESS_KEY_ID=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            AWS_SECRET_ACCESS_KEY=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            AWS_DEFAULT_REGION=REGION,
+        )
+        return {"Parameters": common}
 
     def _remove_state(self) -> None:
         assert self.state_file is not None
@@ -299,6 +321,11 @@ class LocalStack:
             return
         if current.get("pid") == os.getpid():  # never remove another process's state
             self.state_file.unlink(missing_ok=True)
+            (self.state_file.parent / SAM_ENV_FILE).unlink(missing_ok=True)
+
+
+#: written beside the state file: `sam local start-api --env-vars .devstack/sam-env.json`
+SAM_ENV_FILE = "sam-env.json"
 
 
 def default_state_file(template_path: Path) -> Path:
