@@ -54,11 +54,13 @@ def issue_key(
 
 
 def example_path(template: Template) -> str | None:
-    """A GET route without path parameters behind the authorizer, for the printed curl line."""
+    """A GET route without path parameters behind the authorizer, for the printed curl line:
+    the metric definitions (a new user's first step) when the template has them."""
     candidates = sorted(
         r.path for r in template.api_routes() if r.method in ("GET", "ANY") and "{" not in r.path and r.authorizer
     )
-    return candidates[0] if candidates else None
+    first_step = "/v2/definitions/metrics"
+    return first_step if first_step in candidates else (candidates[0] if candidates else None)
 
 
 # --------------------------------------------------------------------------- run
