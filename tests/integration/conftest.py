@@ -95,6 +95,16 @@ def platform() -> Iterator[Platform]:
     os.environ.update(saved)
 
 
+def create_table_from_template(client: Any, logical_id: str, name: str) -> None:
+    """Create one of template.yaml's tables under ``name`` exactly as the template defines it
+    (key schema, indexes, billing), so adapter tests cannot drift from what is deployed."""
+    from devstack.resources import table_request
+    from devstack.template import Template
+
+    props = Template.load(REPO / "template.yaml").tables()[logical_id]
+    client.create_table(**table_request(name, props))
+
+
 def drain(p: Platform) -> int:
     """Feed the writer from the queue as the event source mapping would; returns messages handled."""
     from devstack.poller import SqsPoller

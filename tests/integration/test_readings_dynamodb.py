@@ -17,6 +17,8 @@ from telemetry.errors import Unavailable, ValidationFailed
 from telemetry.models.metrics import Aggregation, DataType
 from telemetry.models.readings import Measure, Record, SeriesKind
 
+from tests.integration.conftest import create_table_from_template
+
 TABLE = "readings"
 ORG = "org_a"
 KIND = SeriesKind.THING
@@ -36,15 +38,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def client() -> Iterator[Any]:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table_from_template(ddb, "ReadingsTable", TABLE)
         yield ddb
 
 

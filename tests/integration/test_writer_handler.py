@@ -16,6 +16,8 @@ from moto import mock_aws
 from telemetry.models.metrics import DataType
 from telemetry.models.readings import AcceptedBatch, Measure, Record, SeriesKind
 
+from tests.integration.conftest import create_table_from_template
+
 TABLE = "readings"
 ORG = "org_a"
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "writer" / "app.py"
@@ -45,15 +47,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def ddb() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table_from_template(client, "ReadingsTable", TABLE)
         yield client
 
 
