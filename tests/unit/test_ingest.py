@@ -247,3 +247,19 @@ def test_writer_gets_metric_ids_not_the_names_as_sent(w: World) -> None:
     (record,) = w.queue.batches[0].records
     assert set(record.measures) == {w.metric_ids[n] for n in SPEC_FRAME["metrics"]}  # type: ignore[attr-defined]
     assert record.measures[w.metric_ids["moduleSoC"]].value == 87.4
+
+
+def test_context_cache_is_bounded(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from telemetry.services import ingest, thing_context
+
+    monkeypatch.setattr(thing_context, "MAX_CACHED_CONTEXTS", 2)
+    monkeypatch.setattr(ingest, "MAX_CACHED_CONTEXTS", 2)
+    type_id = w.c.things.get(w.who, w.thing).thingTypeId
+    things = [
+        w.c.things.create(w.who, PlaceKind.site, w.site, ThingCreate(thingName=f"t{i}", thingTypeId=type_id)).id
+        for i in range(4)
+    ]
+    for thing in things:
+        w.post({"frames": [SPEC_FRAME]}, thing=thing)
+    assert [key[1] for key in w.c.contexts._cache] == things[-2:]  # the newest two, oldest dropped
+    assert len(w.c.ingest._plan_cache) == 2

@@ -23,7 +23,7 @@ from telemetry.models.metrics import CoercionError, DataType, MetricDefinition, 
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
 from telemetry.ports.readings import ReadingQueue
 from telemetry.services.auth import require
-from telemetry.services.thing_context import ThingContext, ThingContextResolver
+from telemetry.services.thing_context import MAX_CACHED_CONTEXTS, ThingContext, ThingContextResolver
 
 MAX_BODY_BYTES = INGEST_MAX_BODY_BYTES
 MAX_FRAMES = INGEST_MAX_FRAMES
@@ -95,7 +95,10 @@ class FrameIngest:
             plans = cached[1]
         else:
             plans = _plans(ctx)
+            self._plan_cache.pop(ctx.thing.id, None)
             self._plan_cache[ctx.thing.id] = (ctx, plans)
+            while len(self._plan_cache) > MAX_CACHED_CONTEXTS:
+                del self._plan_cache[next(iter(self._plan_cache))]
         rows, types, ids, seen = _validate(frames, plans, now_ms() + MAX_FUTURE_MS)
         batch = AcceptedBatch(
             new_batch_id(),

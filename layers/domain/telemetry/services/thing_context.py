@@ -29,6 +29,11 @@ class ThingContext:
     by_name: dict[str, MetricDefinition] = field(default_factory=dict)
 
 
+#: contexts kept per container; beyond it the oldest are dropped (a warm container serving many
+#: things must not grow without bound)
+MAX_CACHED_CONTEXTS = 5_000
+
+
 class ThingContextResolver:
     def __init__(self, repo: DefinitionsRepository, ttl_seconds: float = 30.0) -> None:
         self.repo = repo
@@ -45,7 +50,10 @@ class ThingContextResolver:
         else:
             ctx = self._load(principal.org_id, thing_id)
             with self._lock:
-                self._cache[key] = (now + self.ttl, ctx)
+                self._cache.pop(key, None)
+                self._cache[key] = (now + self.ttl, ctx)  # insertion order = age
+                while len(self._cache) > MAX_CACHED_CONTEXTS:
+                    del self._cache[next(iter(self._cache))]
         if not principal.can_see_thing(ctx.thing.id, ctx.thing.placeId):
             raise NotFound(f"thing {thing_id} not found")
         return ctx
