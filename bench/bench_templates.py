@@ -4,7 +4,7 @@
 
 * JsonPointer: ``apply_template`` over 1,000 records x 5 mappings (bytes in, readings + report out)
   vs the floor "orjson.loads the payload + read the same fields by hand in a loop". Target ≥ 0.25.
-* Dbc: ``apply_template`` over 10,000 frames (JSON body with hex data) vs a bare cantools
+* Dbc: ``apply_template`` over 10,000 frames (ten spec-sized bodies of 1,000 frames, hex data) vs a bare cantools
   ``db.decode_message(id, data)`` loop over the same frames (ids and bytes prepared). Target ≥ 0.8.
 * JavaScriptHandler: per-apply latency with a fresh isolate, and the cost of a fresh isolate vs a
   reused one (informational: the engine uses a fresh isolate per apply for isolation).
@@ -21,7 +21,7 @@ import cantools
 import orjson
 from telemetry.models.metrics import Aggregation, DataType, EnumValue, MetricDefinition
 from telemetry.models.templates import Template, TemplateFormat, TemplateTarget
-from telemetry.services.templates import apply_template
+from telemetry.services.templates import MAX_RECORDS, apply_template
 
 CREATED = "2024-06-20T12:00:00Z"
 
@@ -177,7 +177,9 @@ DBC_SPEC = {
 }
 
 
-def dbc_frames(n: int = 10_000) -> tuple[list[tuple[int, bytes]], bytes]:
+def dbc_frames(n: int = 10_000, per_request: int = MAX_RECORDS) -> tuple[list[tuple[int, bytes]], list[bytes]]:
+    """The raw frames, and the same frames as JSON request bodies of at most ``per_request`` frames
+    (the spec's per-apply record limit), as a client would send 10,000 frames."""
     db: Any = cantools.database.load_string(DBC, database_format="dbc")
     raw: list[tuple[int, bytes]] = []
     frames = []
@@ -192,26 +194,31 @@ def dbc_frames(n: int = 10_000) -> tuple[list[tuple[int, bytes]], bytes]:
             fid = 512
         raw.append((fid, data))
         frames.append({"id": fid, "data": data.hex(), "timestamp": 1_718_884_800_000 + i})
-    return raw, orjson.dumps({"frames": frames})
+    bodies = [orjson.dumps({"frames": frames[i : i + per_request]}) for i in range(0, n, per_request)]
+    return raw, bodies
 
 
 def bench_dbc(repeats: int) -> float:
-    raw, body = dbc_frames()
+    raw, bodies = dbc_frames()
     db: Any = cantools.database.load_string(DBC, database_format="dbc")
     template = _template("Dbc", DBC_SPEC)
     ids = set(DBC_METRICS)
-    result = apply_template(template, body, DBC_METRICS, ids)
-    assert result.report.readingsWritten == 10_000, result.report
+    written = sum(apply_template(template, body, DBC_METRICS, ids).report.readingsWritten for body in bodies)
+    assert written == 10_000, written
+
+    def ours() -> None:
+        for body in bodies:
+            apply_template(template, body, DBC_METRICS, ids)
 
     def bare() -> None:
         decode = db.decode_message
         for fid, data in raw:
             decode(fid, data)
 
-    floor, ours = best_pair(bare, lambda: apply_template(template, body, DBC_METRICS, ids), repeats)
-    ratio = floor / ours
+    floor, t_ours = best_pair(bare, ours, repeats)
+    ratio = floor / t_ours
     print(
-        f"Dbc          bare  {10_000 / floor:>12,.0f} fr/s  | apply {10_000 / ours:>12,.0f} fr/s  | "
+        f"Dbc          bare  {10_000 / floor:>12,.0f} fr/s  | apply {10_000 / t_ours:>12,.0f} fr/s  | "
         f"ratio {ratio:.3f} (target >= 0.8) {'OK' if ratio >= 0.8 else 'BELOW TARGET'}"
     )
     return ratio

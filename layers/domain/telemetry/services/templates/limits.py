@@ -12,11 +12,11 @@ MAX_PAYLOAD_BYTES = 1024 * 1024
 """An apply/test request body may be at most this many bytes."""
 
 MAX_RECORDS = 1000
-"""Records per request for ``JsonPointer`` (``recordsPointer`` array items) and readings returned by a
-``JavaScriptHandler``."""
+"""Records per apply request, as the spec says: ``JsonPointer`` (``recordsPointer`` array items),
+readings returned by a ``JavaScriptHandler``, and CAN frames for ``Dbc``."""
 
-MAX_DBC_FRAMES = 10_000
-"""CAN frames per request for ``Dbc``: a frame is ~60 bytes of JSON, so the 1 MB body cap binds first."""
+MAX_DBC_FRAMES = MAX_RECORDS
+"""CAN frames per request for ``Dbc``: each frame is one record of the spec's 1,000-record limit."""
 
 MAX_TIMESTAMP_MS = 253_402_300_799_999
 """9999-12-31T23:59:59.999Z; record timestamps must lie in ``[0, MAX_TIMESTAMP_MS]``."""
