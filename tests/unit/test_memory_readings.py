@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from telemetry.adapters.memory_readings import (
-    InMemoryReadingQueue,
-    InMemoryReadingStore,
-    compute_aggregates,
-    record_problem,
-)
+from telemetry.adapters.memory_readings import InMemoryReadingQueue, InMemoryReadingStore
+from telemetry.adapters.reading_rules import compute_aggregates, record_problem
 from telemetry.errors import Unavailable, ValidationFailed
 from telemetry.models.metrics import Aggregation, DataType
 from telemetry.models.readings import AcceptedBatch, Measure, Record, SeriesKind

@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from telemetry.adapters.memory_readings import (
+from telemetry.adapters.reading_rules import (
     MAX_TIME,
     check_limit,
     compute_aggregates,
@@ -74,8 +74,8 @@ from telemetry.adapters.memory_readings import (
     record_problem,
 )
 from telemetry.errors import Unavailable, ValidationFailed
-from telemetry.models.metrics import Aggregation, DataType
 from telemetry.models.readings import AggregateRow, Measure, Record, RejectedRecord, SeriesKind
+from telemetry.models.types import Aggregation, DataType
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

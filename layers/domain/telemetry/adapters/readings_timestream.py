@@ -30,7 +30,7 @@ ingested. Decisions:
   queue's maxReceiveCount the whole message lands in the DLQ, where it can be inspected.
 
 Records this module can tell are invalid before sending (see
-:func:`telemetry.adapters.memory_readings.record_problem`, reserved or over-long names) are
+:func:`telemetry.adapters.reading_rules.record_problem`, reserved or over-long names) are
 dead-lettered without a call. Whole-request failures (ThrottlingException after botocore's
 retries, ResourceNotFound, connection errors) raise :class:`telemetry.errors.Unavailable`; a
 ValidationException on a batch is narrowed by resending its records one per call.
@@ -60,10 +60,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
-from telemetry.adapters.memory_readings import check_interval, check_limit, project, record_problem
+from telemetry.adapters.reading_rules import check_interval, check_limit, project, record_problem
 from telemetry.errors import Unavailable, ValidationFailed
-from telemetry.models.metrics import Aggregation, DataType
 from telemetry.models.readings import AggregateRow, Measure, Record, RejectedRecord, SeriesKind
+from telemetry.models.types import Aggregation, DataType
 
 if TYPE_CHECKING:
     from mypy_boto3_timestream_query import TimestreamQueryClient

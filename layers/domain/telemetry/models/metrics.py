@@ -12,13 +12,12 @@ import orjson
 from pydantic import Field, field_validator, model_validator
 
 from telemetry.models.base import ApiModel, OutModel
-from telemetry.models.types import Aggregation, DataType
+from telemetry.models.types import INT64_MAX, INT64_MIN, Aggregation, DataType
 
 __all__ = ["Aggregation", "CoercionError", "DataType", "MetricCreate", "MetricDefinition", "coerce_value"]
 
 
 NUMERIC_TYPES = frozenset({DataType.Double, DataType.Int})
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class EnumValue(ApiModel):

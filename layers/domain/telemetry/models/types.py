@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+#: the range of an Int measure (Timestream BIGINT, a signed 64-bit integer)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 class DataType(StrEnum):
     Double = "Double"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from telemetry.models.metrics import Aggregation
 from telemetry.models.readings import AcceptedBatch, AggregateRow, Record, RejectedRecord, SeriesKind
+from telemetry.models.types import Aggregation
 
 
 class ReadingStore(Protocol):
