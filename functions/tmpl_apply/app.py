@@ -6,12 +6,11 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from telemetry.http.app import entrypoint, json_response, principal, raw_body
-from telemetry.http.templates import build_templates_app
+from telemetry.http.app import build_app, entrypoint, json_response, principal, raw_body
 from telemetry.services.template_service import template_services
 from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
 
-app = build_templates_app()
+app = build_app()
 
 
 @app.post("/v2/thing/<thingId>/data/template/<templateId>")

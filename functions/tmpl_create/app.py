@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
-from telemetry.http.app import entrypoint, json_response, principal, raw_body
-from telemetry.http.templates import build_templates_app
+from telemetry.http.app import build_app, entrypoint, json_response, principal, raw_body
 from telemetry.services.template_service import template_out, template_services
 
-app = build_templates_app()
+app = build_app()
 
 
 @app.post("/v2/templates")

@@ -53,6 +53,16 @@ class ValidationFailed(DomainError):
         return cls([FieldError(tuple(path), message)], reason=reason)
 
 
+class Unprocessable(DomainError):
+    """The request and its target are valid, but this combination could not be processed (422).
+
+    A marker to inherit ahead of another error class (e.g. a template whose code fails on one
+    payload): the status map finds it first; title and fields come from the other class.
+    """
+
+    reason = "unprocessable"
+
+
 class MalformedRequest(DomainError):
     reason = "malformed-request"
     title = "Malformed request"

@@ -17,13 +17,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from telemetry import errors as e
 from telemetry.http.app import entrypoint
+from telemetry.http.problems import problem_renderer
 from telemetry.http.problems import status_for as platform_status_for
 from telemetry.services.ambiquality.errors import BatchRejected
 
 logger = Logger()
 
 TYPE_BASE = "urn:ambiquality:ingestion:"
-PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 _STATUS: dict[type[e.DomainError], int] = {
     BatchRejected: 422,
@@ -66,11 +66,8 @@ def problem_body(err: e.DomainError, instance: str | None = None) -> dict[str, A
     return body
 
 
-def problem_response(err: e.DomainError, instance: str | None = None) -> tuple[int, dict[str, str], str]:
-    headers = {"Content-Type": PROBLEM_CONTENT_TYPE}
-    if isinstance(err, e.RateLimited):
-        headers["Retry-After"] = str(max(1, err.retry_after_seconds))
-    return status_for(err), headers, orjson.dumps(problem_body(err, instance)).decode()
+#: this dialect's renderer: the platform's problem+json mechanism with its own types and statuses
+problem_response = problem_renderer(status_for, problem_body)
 
 
 def build_ingestion_app() -> APIGatewayRestResolver:

@@ -22,7 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
 from telemetry import errors as e
-from telemetry.http.problems import problem_response
+from telemetry.http.problems import Renderer, problem_response
 from telemetry.models.principal import Principal
 from telemetry.validation import error_from_pydantic
 
@@ -124,14 +124,10 @@ def principal(app: APIGatewayRestResolver) -> Principal:
     )
 
 
-#: renders a domain error in a dialect's shape: (status, headers, body text)
-ErrorRenderer = Callable[[e.DomainError, str | None], tuple[int, dict[str, str], str]]
-
-
 def entrypoint(
     app: APIGatewayRestResolver,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    render: ErrorRenderer = problem_response,
+    render: Renderer = problem_response,
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """Wrap the resolver as the Lambda handler: body-size limit, UTF-8 decoding, logging, metrics,
     optional tracing, and a last-resort 500 that never leaks a stack trace. Every refusal made

@@ -6,6 +6,7 @@ functions here too, so that every error mapping lives in this module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -26,6 +27,7 @@ _STATUS: dict[type[e.DomainError], int] = {
     e.FailedDependency: 424,
     e.RateLimited: 429,
     e.NotSupported: 400,
+    e.Unprocessable: 422,
     e.Unavailable: 503,
 }
 
@@ -55,9 +57,24 @@ def problem_body(err: e.DomainError, instance: str | None = None) -> dict[str, A
     return body
 
 
-def problem_response(err: e.DomainError, instance: str | None = None) -> tuple[int, dict[str, str], str]:
-    """(status, headers, body) for a domain error: the platform's error renderer."""
-    headers = {"Content-Type": PROBLEM_CONTENT_TYPE}
-    if isinstance(err, e.RateLimited):
-        headers["Retry-After"] = str(max(1, err.retry_after_seconds))
-    return status_for(err), headers, orjson.dumps(problem_body(err, instance)).decode()
+Renderer = Callable[[e.DomainError, str | None], tuple[int, dict[str, str], str]]
+
+
+def problem_renderer(
+    status: Callable[[e.DomainError], int], body: Callable[[e.DomainError, str | None], dict[str, Any]]
+) -> Renderer:
+    """An RFC 9457 renderer: (status, headers, body text) of a domain error, with ``Retry-After``
+    on rate limits. Dialects that answer problem+json with their own types and statuses pass
+    their own ``status`` and ``body``."""
+
+    def render(err: e.DomainError, instance: str | None = None) -> tuple[int, dict[str, str], str]:
+        headers = {"Content-Type": PROBLEM_CONTENT_TYPE}
+        if isinstance(err, e.RateLimited):
+            headers["Retry-After"] = str(max(1, err.retry_after_seconds))
+        return status(err), headers, orjson.dumps(body(err, instance)).decode()
+
+    return render
+
+
+#: the platform API's error renderer
+problem_response = problem_renderer(status_for, problem_body)
