@@ -95,6 +95,17 @@ def platform() -> Iterator[Platform]:
     os.environ.update(saved)
 
 
+@pytest.fixture
+def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and no endpoint or profile from the machine, for in-process ``mock_aws``."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
 def create_table_from_template(client: Any, logical_id: str, name: str) -> None:
     """Create one of template.yaml's tables under ``name`` exactly as the template defines it
     (key schema, indexes, billing), so adapter tests cannot drift from what is deployed."""
