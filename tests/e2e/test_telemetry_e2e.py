@@ -110,3 +110,14 @@ def test_a_bad_frame_rejects_the_request_and_nothing_is_stored(api: Api, thing: 
     assert answer.json()["errors"] == [{"path": f"frames/13/metrics/{i}", "message": "expected a number, got 'lots'"}]
     time.sleep(1.0)  # longer than the poller needs to deliver anything that had been queued
     assert api.get(f"/v2/things/{thing}/history", start=T0 - 1, end=T0 + 100)["frames"] == []
+
+
+@pytest.mark.parametrize("kind", ["sites", "fleets"])
+def test_bulk_registration_over_http_creates_every_thing(api: Api, kind: str) -> None:
+    """Issue 8.1: a valid array was refused 400 for every request (the handler saw one element)."""
+    place = api.post(f"/v2/{kind}", {"name": "Bulk"}).json()["id"]
+    answer = api.post(f"/v2/{kind}/{place}/things/bulk", [{"thingName": "one"}, {"thingName": "two"}])
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["created"] == 2
+    names = sorted(t["thingName"] for t in api.get(f"/v2/{kind}/{place}/things")["items"])
+    assert names == ["one", "two"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, RootModel
 
+from telemetry.limits import MAX_BULK_THINGS
 from telemetry.models.base import ApiModel, OutModel
 from telemetry.models.places import PlaceKind
 
@@ -23,6 +24,11 @@ class ThingCreate(ApiModel):
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     properties: dict[str, Scalar] = Field(default_factory=dict, max_length=200)
+
+
+class ThingBulkCreate(RootModel[Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_BULK_THINGS)]]):
+    """The bulk body: an array of 1..100 objects. Each object is validated as a
+    thing body on its own, so one bad item is a per-item 400 in a 207, not a refusal."""
 
 
 class Thing(OutModel):

@@ -13,6 +13,7 @@ from telemetry.clock import iso_from_ms, now_ms
 from telemetry.errors import DomainError, FieldError, NotFound, ValidationFailed
 from telemetry.http.problems import status_for
 from telemetry.ids import new_id
+from telemetry.limits import MAX_BULK_THINGS
 from telemetry.models.auth import Principal
 from telemetry.models.base import Page
 from telemetry.models.places import Place, PlaceKind
@@ -21,8 +22,6 @@ from telemetry.models.things import BulkItemResult, BulkResult, Thing, ThingCrea
 from telemetry.services.auth import require
 from telemetry.services.places import PlaceService
 from telemetry.validation import parse
-
-MAX_BULK = 100
 
 
 class ThingService:
@@ -38,7 +37,9 @@ class ThingService:
         self.repo.create_things(principal.org_id, [thing])
         return thing
 
-    def create_bulk(self, principal: Principal, kind: PlaceKind, place_id: str, items: Any) -> BulkResult:
+    def create_bulk(
+        self, principal: Principal, kind: PlaceKind, place_id: str, items: list[dict[str, Any]]
+    ) -> BulkResult:
         """Each item is validated on its own; the valid ones are written in one transaction."""
         require(principal, "things:write")
         place = self.places.visible(principal, kind, place_id)
@@ -46,8 +47,8 @@ class ThingService:
             raise ValidationFailed.single([], "the body must be a JSON array of things")
         if not items:
             raise ValidationFailed.single([], "the array must contain at least one thing")
-        if len(items) > MAX_BULK:
-            raise ValidationFailed.single([], f"at most {MAX_BULK} things per bulk request")
+        if len(items) > MAX_BULK_THINGS:
+            raise ValidationFailed.single([], f"at most {MAX_BULK_THINGS} things per bulk request")
         results: list[BulkItemResult] = []
         created: list[Thing] = []
         type_cache: dict[str, ThingTypeVersion] = {}
