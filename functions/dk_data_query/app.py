@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 from telemetry.http.dakkio import api_key, build_dakkio_app, dakkio_entrypoint, json_response, query_params
+from telemetry.limits import DK_MAX_QUERY_BODY_BYTES
 from telemetry.services.dakkio import dakkio_services
 
 app = build_dakkio_app()
@@ -17,4 +18,4 @@ def query() -> Response[str]:
     return json_response(200, services.queries.query(caller, query_params(app)))
 
 
-lambda_handler = dakkio_entrypoint(app, max_body_bytes=64 * 1024)
+lambda_handler = dakkio_entrypoint(app, max_body_bytes=DK_MAX_QUERY_BODY_BYTES)

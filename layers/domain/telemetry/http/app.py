@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from telemetry import errors as e
 from telemetry.http.problems import Renderer, problem_response
+from telemetry.limits import DEFAULT_MAX_BODY_BYTES
 from telemetry.models.principal import Principal
 from telemetry.validation import error_from_pydantic
 
@@ -50,10 +51,6 @@ def _traced(
     from aws_lambda_powertools import Tracer
 
     return Tracer().capture_lambda_handler(handler, capture_response=False)  # type: ignore[no-any-return]
-
-
-#: Default request body limit of the platform API (ingest endpoints set their own).
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 def _dumps(obj: Any) -> str:

@@ -13,11 +13,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from telemetry.body import check_size, load_json
 from telemetry.clock import now_ms
-from telemetry.errors import FieldError, MalformedRequest, PayloadTooLarge, ValidationFailed
+from telemetry.errors import FieldError, PayloadTooLarge, ValidationFailed
 from telemetry.limits import INGEST_MAX_BODY_BYTES, INGEST_MAX_FRAMES
+from telemetry.limits import MAX_FUTURE_MS as MAX_FUTURE_MS
 from telemetry.models.auth import Principal
 from telemetry.models.metrics import CoercionError, DataType, MetricDefinition, coerce_value
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
@@ -28,9 +28,6 @@ from telemetry.services.thing_context import MAX_CACHED_CONTEXTS, ThingContext, 
 MAX_BODY_BYTES = INGEST_MAX_BODY_BYTES
 MAX_FRAMES = INGEST_MAX_FRAMES
 MAX_ERRORS_REPORTED = 100
-#: a timestamp more than this far in the future is refused (it is almost always seconds vs ms
-#: vs microseconds confusion or a device clock that was never set)
-MAX_FUTURE_MS = 24 * 3600 * 1000
 #: 1970-01-01 .. 9999-12-31
 MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS = 0, 253_402_300_799_999
 
@@ -82,13 +79,9 @@ class FrameIngest:
 
     def ingest(self, principal: Principal, thing_id: str, body: bytes | str) -> IngestResult:
         require(principal, "data:write")
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"the request body exceeds {MAX_BODY_BYTES} bytes")
+        check_size(body, MAX_BODY_BYTES)
         ctx = self.contexts.resolve(principal, thing_id)
-        try:
-            doc = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise MalformedRequest("the request body is not valid JSON") from None
+        doc = load_json(body, MAX_BODY_BYTES)
         frames = _frames(doc)
         cached = self._plan_cache.get(ctx.thing.id)
         if cached is not None and cached[0] is ctx:

@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from telemetry.adapters.definitions import DefinitionsRepository
 from telemetry.adapters.templates_repo import TemplatesRepository
+from telemetry.body import load_object
 from telemetry.clock import iso_from_ms, now_ms
-from telemetry.errors import Conflict, FieldError, MalformedRequest, NotFound, ValidationFailed
+from telemetry.errors import Conflict, FieldError, NotFound, ValidationFailed
 from telemetry.ids import new_id
+from telemetry.limits import DEFAULT_MAX_BODY_BYTES
 from telemetry.models.auth import Principal
 from telemetry.models.metrics import MetricDefinition
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
@@ -94,13 +94,7 @@ def transaction_out(tx: dict[str, Any]) -> dict[str, Any]:
 
 
 def _json_object(body: bytes | str) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body or b"")
-    except orjson.JSONDecodeError:
-        raise MalformedRequest("the request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise ValidationFailed.single((), "the body must be a JSON object")
-    return data
+    return load_object(body or b"", DEFAULT_MAX_BODY_BYTES)
 
 
 def metric_ids_of(spec: Any) -> list[str]:

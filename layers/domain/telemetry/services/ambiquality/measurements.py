@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from telemetry.adapters.ambiquality_repo import AmbiqualityRepository
+from telemetry.body import check_size, load_object
 from telemetry.clock import now_ms
-from telemetry.errors import Conflict, PayloadTooLarge, Unavailable
+from telemetry.errors import Conflict, Unavailable
+from telemetry.limits import AMQ_MAX_BODY_BYTES
 from telemetry.models.ambiquality import PARAMETERS, SENSOR_KEY_PREFIX, SensorRecord, SensorStatus
 from telemetry.models.metrics import DataType
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
@@ -53,7 +53,7 @@ from telemetry.services.ingest import accept_version, new_batch_id
 log = logging.getLogger(__name__)
 
 #: Far more than the largest valid batch (one reading per catalog parameter).
-MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = AMQ_MAX_BODY_BYTES
 MAX_KEY_LENGTH = 256
 _BATCH_FIELDS = ("sensorId", "readings")
 _READING_FIELDS = ("parameterCode", "value", "unit")
@@ -123,8 +123,7 @@ class MeasurementIngest:
     # ------------------------------------------------------------ the use case
     def ingest(self, key: str | None, body: bytes) -> AcceptedMeasurements:
         sensor = self.authenticate(key)
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"the request body exceeds {MAX_BODY_BYTES} bytes")
+        check_size(body, MAX_BODY_BYTES)
         claimed, readings = _envelope(body)
         if not _same_sensor(claimed, sensor.id):
             raise InvalidKey(f"the X-Sensor-Key is not the key of sensor {claimed[:64]}")
@@ -191,12 +190,12 @@ def _same_sensor(claimed: str, sensor_id: str) -> bool:
 
 
 def _envelope(body: bytes) -> tuple[str, list[Any]]:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InvalidBody("the request body is not valid JSON") from None
-    if type(doc) is not dict:
-        raise InvalidBody('the body must be a JSON object: {"sensorId": "<uuid>", "readings": [...]}')
+    doc = load_object(
+        body,
+        MAX_BODY_BYTES,
+        malformed=InvalidBody,
+        not_object=lambda _: InvalidBody('the body must be a JSON object: {"sensorId": "<uuid>", "readings": [...]}'),
+    )
     unknown = [k for k in doc if k not in _BATCH_FIELDS]
     if unknown:
         hint = (

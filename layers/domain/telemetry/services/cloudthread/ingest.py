@@ -15,8 +15,10 @@ from typing import Any
 
 import orjson
 
+from telemetry.body import load_object
 from telemetry.clock import iso_from_ms, now_ms
-from telemetry.errors import FieldError, MalformedRequest, PayloadTooLarge, ValidationFailed
+from telemetry.errors import FieldError, PayloadTooLarge, ValidationFailed
+from telemetry.limits import INGEST_MAX_BODY_BYTES, MAX_FUTURE_MS
 from telemetry.models.cloudthread import AggFunc, StreamSeries
 from telemetry.models.metrics import DataType
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
@@ -25,7 +27,7 @@ from telemetry.services.cloudthread.repo import StreamRepository
 from telemetry.services.cloudthread.tokens import StreamTokenService
 from telemetry.services.ingest import accept_version, new_batch_id
 
-MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_BODY_BYTES = INGEST_MAX_BODY_BYTES
 MAX_ITEMS = 5000
 MAX_DIMENSIONS = 10
 MAX_NAME_LENGTH = 256
@@ -35,7 +37,6 @@ MAX_ERRORS_REPORTED = 100
 #: the measure every stream row carries
 VALUE_MEASURE = "value"
 HOUR_MS = 3_600_000
-MAX_FUTURE = timedelta(days=1)
 
 _TIMESTAMP = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})"
@@ -142,14 +143,7 @@ class StreamIngest:
         self._lock = threading.Lock()
 
     def ingest(self, body: bytes | str) -> StreamIngestResult:
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"the request body exceeds {MAX_BODY_BYTES} bytes")
-        try:
-            doc = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise MalformedRequest("the request body is not valid JSON") from None
-        if not isinstance(doc, dict):
-            raise ValidationFailed.single([], "the body must be a JSON object")
+        doc = load_object(body, MAX_BODY_BYTES)
         stream = self.tokens.authenticate(doc.get("data_stream_token"))
         org_id = stream.orgId
         agg, items = _envelope(doc)
@@ -157,7 +151,7 @@ class StreamIngest:
         groups: dict[str, SeriesRows] = {}
         new_series: dict[str, StreamSeries] = {}
         errors: list[FieldError] = []
-        max_ms = now_ms() + int(MAX_FUTURE.total_seconds() * 1000)
+        max_ms = now_ms() + MAX_FUTURE_MS
         first_seen = iso_from_ms(now_ms())
         for i, item in enumerate(items):
             parsed = _item(i, item, max_ms, errors)

@@ -17,9 +17,11 @@ from typing import Any
 
 import orjson
 
+from telemetry.body import load_object
 from telemetry.clock import iso_from_ms, ms_from_iso, now_ms
-from telemetry.errors import FieldError, MalformedRequest, NotFound, PayloadTooLarge, ValidationFailed
+from telemetry.errors import FieldError, MalformedRequest, NotFound, ValidationFailed
 from telemetry.ids import new_object_id
+from telemetry.limits import INGEST_MAX_BODY_BYTES, MAX_FUTURE_MS
 from telemetry.models.auth import Principal
 from telemetry.models.dakkio import Bucket, DataSource, ValueType
 from telemetry.models.metrics import DataType
@@ -29,10 +31,9 @@ from telemetry.services.auth import require
 from telemetry.services.dakkio.repo import BucketRepository
 from telemetry.services.ingest import accept_version, new_batch_id
 
-MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_BODY_BYTES = INGEST_MAX_BODY_BYTES
 MAX_BATCH = 1000
 MAX_METADATA_BYTES = 16 * 1024
-MAX_FUTURE_MS = 24 * 3600 * 1000
 MAX_ISSUES = 100
 OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}:?\d{2})?")
@@ -320,12 +321,9 @@ class DataPointIngest:
 
 
 def _load(body: bytes | str) -> dict[str, Any]:
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"Request body exceeds {MAX_BODY_BYTES} bytes")
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise MalformedRequest("Malformed JSON in request body") from None
-    if not isinstance(doc, dict):
-        raise ValidationFailed([expected(("body",), "object", doc)])
-    return doc
+    return load_object(
+        body,
+        MAX_BODY_BYTES,
+        malformed=lambda _: MalformedRequest("Malformed JSON in request body"),
+        not_object=lambda doc: ValidationFailed([expected(("body",), "object", doc)]),
+    )

@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from telemetry.errors import FieldError, MalformedRequest, PayloadTooLarge, ValidationFailed
+from telemetry.body import check_size, load_json
+from telemetry.errors import FieldError, MalformedRequest, ValidationFailed
 from telemetry.models.metrics import CoercionError, DataType, MetricDefinition
 from telemetry.models.templates import Transform
 from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES, MAX_TIMESTAMP_MS
@@ -49,19 +50,12 @@ BAD_DEFAULT: Any = _BadDefault()
 def parse_payload(payload: Payload) -> Any:
     """Size-check and parse the request body (bytes/str), or size-check an already parsed object."""
     if isinstance(payload, bytes | bytearray | memoryview | str):
-        size = len(payload.encode()) if isinstance(payload, str) else len(payload)
-        if size > MAX_PAYLOAD_BYTES:
-            raise PayloadTooLarge(f"payload is {size} bytes; at most {MAX_PAYLOAD_BYTES} are accepted")
-        try:
-            return orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedRequest(f"payload is not valid JSON: {exc}") from None
+        return load_json(payload, MAX_PAYLOAD_BYTES)
     try:
         body = orjson.dumps(payload)
     except TypeError as exc:
         raise MalformedRequest(f"payload is not JSON-serializable: {exc}") from None
-    if len(body) > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLarge(f"payload is {len(body)} bytes; at most {MAX_PAYLOAD_BYTES} are accepted")
+    check_size(body, MAX_PAYLOAD_BYTES)
     return orjson.loads(body)  # normalized exactly like a body: plain dict/list, no NaN, 64-bit ints
 
 

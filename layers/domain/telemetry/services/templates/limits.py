@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from telemetry.limits import TEMPLATE_MAX_PAYLOAD_BYTES
+
 MAX_MAPPINGS = 100
 """Mappings (or declared metric ids, or attribute selectors) per template."""
 
 MAX_SPEC_BYTES = 256 * 1024
 """The spec serialized as compact JSON must be strictly smaller than this."""
 
-MAX_PAYLOAD_BYTES = 1024 * 1024
-"""An apply/test request body may be at most this many bytes."""
+MAX_PAYLOAD_BYTES = TEMPLATE_MAX_PAYLOAD_BYTES
+"""An apply/test request body may be at most this many bytes (defined in telemetry.limits)."""
 
 MAX_RECORDS = 1000
 """Records per apply request, as the spec says: ``JsonPointer`` (``recordsPointer`` array items),
