@@ -14,14 +14,23 @@ from pydantic import Field, field_validator, model_validator
 from telemetry.models.base import ApiModel, OutModel
 from telemetry.models.types import INT64_MAX, INT64_MIN, Aggregation, DataType
 
-__all__ = ["Aggregation", "CoercionError", "DataType", "MetricCreate", "MetricDefinition", "coerce_value"]
+__all__ = [
+    "Aggregation",
+    "CoercionError",
+    "DataType",
+    "MetricCreate",
+    "MetricDefinition",
+    "coerce_value",
+    "in_int64",
+    "int64",
+]
 
 
 NUMERIC_TYPES = frozenset({DataType.Double, DataType.Int})
 
 
 class EnumValue(ApiModel):
-    code: int
+    code: int = Field(ge=INT64_MIN, le=INT64_MAX)
     label: str = Field(min_length=1, max_length=128)
 
 
@@ -142,17 +151,33 @@ def coerce_value(metric: MetricDefinition, raw: Any) -> Any:
     if dtype is DataType.Int and metric.enumValues:
         return _coerce_enum(metric, raw)
     number = _to_number(raw)
-    if dtype is DataType.Int:
-        if isinstance(number, float):
-            if not number.is_integer():
-                raise CoercionError(f"expected an integer, got {raw!r}")
-            number = int(number)
-        if not INT64_MIN <= number <= INT64_MAX:
-            raise CoercionError("integer out of 64-bit range")
-    else:
-        number = float(number)
+    number = int64(number, raw) if dtype is DataType.Int else float(number)
     _check_range(metric, number)
     return number
+
+
+def in_int64(value: int) -> bool:
+    return INT64_MIN <= value <= INT64_MAX
+
+
+def int64(number: int | float, raw: Any = None) -> int:
+    """``number`` as a 64-bit integer, or :class:`CoercionError`: the one Int range rule.
+
+    A float must be integral and strictly inside (-2**63, 2**63): JSON integers beyond 64 bits
+    reach us as floats (orjson), rounded, so ``-9223372036854775809`` must not become ``-2**63``.
+    """
+    if isinstance(number, float):
+        if not number.is_integer():
+            raise CoercionError(f"expected an integer, got {number if raw is None else raw!r}")
+        if not -_TWO63 < number < _TWO63:
+            raise CoercionError("integer out of 64-bit range")
+        return int(number)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise CoercionError("integer out of 64-bit range")
+    return number
+
+
+_TWO63 = float(2**63)
 
 
 def _to_number(raw: Any) -> int | float:

@@ -21,6 +21,7 @@ from telemetry.limits import MAX_FUTURE_MS as MAX_FUTURE_MS
 from telemetry.models.auth import Principal
 from telemetry.models.metrics import CoercionError, DataType, MetricDefinition, coerce_value
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
+from telemetry.models.types import INT64_MAX, INT64_MIN
 from telemetry.ports.readings import ReadingQueue
 from telemetry.services.auth import require
 from telemetry.services.thing_context import MAX_CACHED_CONTEXTS, ThingContext, ThingContextResolver
@@ -174,7 +175,7 @@ def _validate(
                     seen[plan.metric.name] = None
             if entry is None:
                 errors.append(FieldError(("frames", i, "metrics", name), "is not a metric of the thing's type"))
-            elif type(raw) is not entry[1]:
+            elif type(raw) is not entry[1] or (entry[1] is int and not INT64_MIN <= raw <= INT64_MAX):
                 try:
                     metrics[name] = coerce_value(entry[2], raw)
                 except CoercionError as exc:

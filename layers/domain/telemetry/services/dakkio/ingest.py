@@ -24,7 +24,7 @@ from telemetry.ids import new_object_id
 from telemetry.limits import INGEST_MAX_BODY_BYTES, MAX_FUTURE_MS
 from telemetry.models.auth import Principal
 from telemetry.models.dakkio import Bucket, DataSource, ValueType
-from telemetry.models.metrics import DataType
+from telemetry.models.metrics import CoercionError, DataType, int64
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
 from telemetry.ports.readings import ReadingQueue
 from telemetry.services.auth import require
@@ -169,8 +169,12 @@ def check_values(values: dict[str, Any], source: DataSource, prefix: Path) -> tu
             if isinstance(value, float) and not value.is_integer():
                 issues.append(FieldError(path, "Expected integer, received float"))
                 continue
+            try:
+                value = int64(value)
+            except CoercionError:
+                issues.append(FieldError(path, "Number must be a 64-bit integer"))
+                continue
             ok = True
-            value = int(value)
         else:
             ok = math.isfinite(value)
         if not ok:

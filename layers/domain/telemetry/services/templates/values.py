@@ -25,6 +25,8 @@ from telemetry.models.metrics import (
 from telemetry.models.templates import Transform
 from telemetry.services.templates.limits import MAX_TIMESTAMP_MS
 
+_TWO63 = float(2**63)
+
 
 class _Missing:
     __slots__ = ()
@@ -381,10 +383,10 @@ def make_converter(
             t = type(raw)
             if t is int and INT64_MIN <= raw <= INT64_MAX:
                 value = raw
-            elif t is float and raw.is_integer():
+            elif t is float and raw.is_integer() and -_TWO63 < raw < _TWO63:
                 value = int(raw)
             else:
-                value = slow(raw)
+                value = slow(raw)  # coerce_value: the one Int range rule
             if ranged and not lo <= value <= hi:
                 raise InvalidValueError(OUT_OF_RANGE)
             return value
