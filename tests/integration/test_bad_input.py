@@ -208,6 +208,8 @@ CASES = [
     ),
     Case("valid-range-nan", nan_range("NaN"), 400),
     Case("valid-range-minus-infinity", nan_range("-Infinity"), 400),
+    Case("valid-range-nan-string", nan_range('"NaN"'), 400),
+    Case("valid-range-infinity-string", nan_range('"-inf"'), 400),
     Case("frames-long-s-is-not-s", lambda w: one_frame(w, {"\u017foc": 1.0}), 400),
     Case("frames-kelvin-sign-is-not-k", lambda w: one_frame(w, {"coun\u0074": 1, "\u212aount": 1}), 400),
     Case("stream-value-underscore", lambda w: stream(w, metric_value="1_000"), 400),

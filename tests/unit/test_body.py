@@ -6,7 +6,6 @@ import ast
 from pathlib import Path
 
 import pytest
-
 from telemetry.body import body_size, load_json, load_object
 from telemetry.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
 

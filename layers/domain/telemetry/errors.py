@@ -68,6 +68,13 @@ class MalformedRequest(DomainError):
     title = "Malformed request"
 
 
+class UnsupportedMediaType(DomainError):
+    """A body whose Content-Type is not JSON (the platform API speaks ``application/json`` only)."""
+
+    reason = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class PayloadTooLarge(DomainError):
     reason = "payload-too-large"
     title = "Payload too large"

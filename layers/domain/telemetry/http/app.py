@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
@@ -73,8 +74,35 @@ def _problem(err: e.DomainError, instance: str | None) -> Response[Any]:
     return Response(status_code=status, headers=headers, body=body)
 
 
+def is_json_content_type(value: str | None) -> bool:
+    """No Content-Type (read as JSON, as powertools does), ``application/json`` or ``*/*+json``."""
+    media = (value or "").split(";", 1)[0].strip().lower()
+    return not media or media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _load_json_body(text: str) -> Any:
+    """The validated routes' body parser: orjson, like every ingest path (telemetry.body), so a
+    200k-deep array, NaN or Infinity is a JSON error (400), not a RecursionError or a stored null.
+    orjson.JSONDecodeError subclasses json.JSONDecodeError, which powertools maps to json_invalid."""
+    return orjson.loads(text)
+
+
+class _JsonOnlyValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, refusing every non-JSON body with 415 before it parses it.
+
+    Powertools would parse form and multipart bodies itself, and raise a bare ValueError (a 500,
+    outside the exception handlers) for ``multipart/form-data`` without a boundary.
+    """
+
+    def _get_body(self, app: Any) -> dict[str, Any]:
+        if not is_json_content_type(app.current_event.headers.get("content-type")):
+            raise e.UnsupportedMediaType("the request body must be JSON (Content-Type: application/json)")
+        return super()._get_body(app)  # type: ignore[no-any-return]
+
+
 def build_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True, serializer=_dumps)
+    app = APIGatewayRestResolver(enable_validation=True, serializer=_dumps, json_body_deserializer=_load_json_body)
+    app._request_validation_middleware = _JsonOnlyValidation()  # type: ignore[attr-defined]
 
     @app.exception_handler(e.DomainError)
     def _domain_error(err: e.DomainError) -> Response[Any]:

@@ -24,6 +24,7 @@ _STATUS: dict[type[e.DomainError], int] = {
     e.NotFound: 404,
     e.Conflict: 409,
     e.PayloadTooLarge: 413,
+    e.UnsupportedMediaType: 415,
     e.FailedDependency: 424,
     e.RateLimited: 429,
     e.NotSupported: 400,

@@ -37,8 +37,8 @@ class EnumValue(ApiModel):
 class ValidRange(ApiModel):
     """Inclusive bounds enforced at ingestion. Either may be omitted."""
 
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(default=None, allow_inf_nan=False)
+    max: float | None = Field(default=None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _ordered(self) -> ValidRange:
