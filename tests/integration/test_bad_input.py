@@ -178,6 +178,42 @@ CASES = [
         ),
         400,
     ),
+    *(
+        Case(
+            f"stream-query-start-{label}",
+            lambda w, start=start: w.p.call(
+                "GET", "/v2/data-streams/metrics/cost", key=w.key, query={"start": start, "end": "2022-10-02T00:00:00Z"}
+            ),
+            400,
+        )
+        for label, start in (
+            ("epoch-year-3170843", "99999999999999999"),
+            ("epoch-before-year-1", "-62135596800001"),
+            ("5000-digits", "9" * 5000),
+            ("arabic-digits", "\u0661\u0662"),
+        )
+    ),
+    *(
+        Case(
+            f"history-start-{label}",
+            lambda w, start=start: w.p.call(
+                "GET", f"/v2/things/{w.thing}/history", key=w.key, query={"start": start, "end": "2022-10-02T00:00:00Z"}
+            ),
+            400,
+        )
+        for label, start in (("epoch-year-3170843", "99999999999999999"), ("5000-digits", "9" * 5000))
+    ),
+    *(
+        Case(
+            f"{route}-query-end-year-1-default-start",
+            lambda w, path=path: w.p.call("GET", path(w), key=w.key, query={"end": "0001-01-01T00:00:00Z"}),
+            400,
+        )
+        for route, path in (
+            ("stream", lambda w: "/v2/data-streams/metrics/cost"),
+            ("history", lambda w: f"/v2/things/{w.thing}/history"),
+        )
+    ),
     Case(
         "dakkio-limit-5000-digits",
         lambda w: w.p.call(

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ __all__ = [
     "coerce_value",
     "in_int64",
     "int64",
+    "number_from_text",
 ]
 
 
@@ -180,18 +182,32 @@ def int64(number: int | float, raw: Any = None) -> int:
 _TWO63 = float(2**63)
 
 
+#: JSON's number syntax (RFC 8259 section 6), ASCII digits only
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?", re.ASCII)
+#: longer numeric strings are refused before int() (CPython refuses > 4,300 digits itself)
+MAX_NUMBER_TEXT = 400
+
+
+def number_from_text(raw: str) -> int | float:
+    """A numeric string as a number: the one rule of every path that accepts numbers as text.
+
+    Only JSON number syntax with ASCII digits, optionally padded with spaces or tabs: Python's
+    int()/float() would also take ``"1_000"``, ``"١٢"`` (Arabic-Indic digits), ``"+5"``,
+    ``"inf"`` and Unicode spaces. Integers stay ints; the result may be a non-finite float
+    (``"1e400"``), which callers refuse.
+    """
+    text = raw.strip(" \t")
+    match = _JSON_NUMBER.fullmatch(text) if len(text) <= MAX_NUMBER_TEXT else None
+    if match is None:
+        raise CoercionError(f"expected a number, got {raw[:64]!r}")
+    return float(text) if match.group(1) or match.group(2) else int(text)
+
+
 def _to_number(raw: Any) -> int | float:
     if isinstance(raw, int | float):
         value: int | float = raw
     elif isinstance(raw, str):
-        text = raw.strip()
-        try:
-            value = int(text)
-        except ValueError:
-            try:
-                value = float(text)
-            except ValueError:
-                raise CoercionError(f"expected a number, got {raw!r}") from None
+        value = number_from_text(raw)
     else:
         raise CoercionError(f"expected a number, got {_kind(raw)}")
     if isinstance(value, float) and not math.isfinite(value):

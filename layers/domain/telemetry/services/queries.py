@@ -27,12 +27,17 @@ def parse_time(name: str, raw: str | None, default: int) -> int:
     if raw is None or raw == "":
         return default
     text = raw.strip()
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
     try:
-        return ms_from_iso(text)
+        ms = int(text) if re.fullmatch(r"-?[0-9]{1,16}", text) else ms_from_iso(text)
     except ValueError:
         raise ValidationFailed.single(["query", name], "must be epoch milliseconds or an ISO 8601 time") from None
+    if not QUERY_MIN_MS <= ms <= QUERY_MAX_MS:
+        raise ValidationFailed.single(["query", name], "must lie in the years 1 to 9999 (UTC)")
+    return ms
+
+
+#: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z: what a query can name and format
+QUERY_MIN_MS, QUERY_MAX_MS = -62_135_596_800_000, 253_402_300_799_999
 
 
 def parse_interval(raw: str) -> int:
@@ -47,7 +52,7 @@ def parse_interval(raw: str) -> int:
 
 def _range(start: str | None, end: str | None) -> tuple[int, int]:
     end_ms = parse_time("end", end, now_ms() + 1)
-    start_ms = parse_time("start", start, end_ms - DEFAULT_WINDOW_MS)
+    start_ms = parse_time("start", start, max(end_ms - DEFAULT_WINDOW_MS, QUERY_MIN_MS))
     if start_ms >= end_ms:
         raise ValidationFailed.single(["query", "start"], "must be before end")
     return start_ms, end_ms

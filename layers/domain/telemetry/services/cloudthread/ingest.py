@@ -20,7 +20,7 @@ from telemetry.clock import iso_from_ms, now_ms
 from telemetry.errors import FieldError, PayloadTooLarge, ValidationFailed
 from telemetry.limits import INGEST_MAX_BODY_BYTES, MAX_FUTURE_MS
 from telemetry.models.cloudthread import AggFunc, StreamSeries
-from telemetry.models.metrics import DataType
+from telemetry.models.metrics import DataType, number_from_text
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
 from telemetry.ports.readings import ReadingQueue
 from telemetry.services.cloudthread.repo import StreamRepository
@@ -41,7 +41,8 @@ HOUR_MS = 3_600_000
 _TIMESTAMP = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})"
     r"(?:[ T](?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.(?P<frac>\d{1,9}))?)?)?"
-    r"\s*(?P<tz>Z|z|[+-]\d{2}:?\d{2})?"
+    r"\s*(?P<tz>Z|z|[+-]\d{2}:?\d{2})?",
+    re.ASCII,
 )
 
 
@@ -86,7 +87,10 @@ def parse_hourly(raw: Any) -> int:
     if tz and tz not in ("Z", "z"):
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
-        dt -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        try:
+            dt -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        except OverflowError:
+            raise ValueError("is outside the years 1-9999 in UTC") from None
     ms = int(dt.replace(tzinfo=UTC).timestamp() * 1000)
     if ms % HOUR_MS:
         raise ValueError("must fall on a whole hour in UTC")
@@ -97,9 +101,9 @@ def parse_value(raw: Any) -> float:
     if isinstance(raw, bool) or raw is None or isinstance(raw, dict | list):
         raise ValueError("must be a number or a numeric string")
     try:
-        value = float(raw.strip() if isinstance(raw, str) else raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"must be convertible to a float, got {raw!r}") from None
+        value = float(number_from_text(raw) if isinstance(raw, str) else raw)
+    except (TypeError, ValueError, OverflowError):  # CoercionError is a ValueError
+        raise ValueError(f"must be a number or a numeric string (JSON syntax), got {str(raw)[:64]!r}") from None
     if not math.isfinite(value):
         raise ValueError("must be finite (no NaN or Infinity)")
     return value

@@ -25,7 +25,7 @@ from telemetry.ports.readings import ReadingStore
 from telemetry.services.auth import require
 from telemetry.services.cloudthread.ingest import HOUR_MS, VALUE_MEASURE
 from telemetry.services.cloudthread.repo import StreamRepository
-from telemetry.services.queries import parse_time
+from telemetry.services.queries import QUERY_MIN_MS, parse_time
 
 DAY_MS = 24 * HOUR_MS
 DEFAULT_WINDOW_MS = 7 * DAY_MS
@@ -89,7 +89,7 @@ class StreamQueries:
             raise ValidationFailed.single(["query", "granularity"], "must be hourly or daily")
         step = HOUR_MS if granularity == "hourly" else DAY_MS
         end_ms = parse_time("end", end, now_ms() + 1)
-        start_ms = parse_time("start", start, end_ms - DEFAULT_WINDOW_MS)
+        start_ms = parse_time("start", start, max(end_ms - DEFAULT_WINDOW_MS, QUERY_MIN_MS))
         if start_ms >= end_ms:
             raise ValidationFailed.single(["query", "start"], "must be before end")
         if end_ms - start_ms > MAX_WINDOW_MS:

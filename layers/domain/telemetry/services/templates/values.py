@@ -21,6 +21,7 @@ from telemetry.models.metrics import (
     DataType,
     MetricDefinition,
     coerce_value,
+    number_from_text,
 )
 from telemetry.models.templates import Transform
 from telemetry.services.templates.limits import MAX_TIMESTAMP_MS
@@ -162,15 +163,11 @@ def _number(raw: Any) -> int | float | None:
     if t is int or t is float:
         return raw  # type: ignore[no-any-return]
     if t is str:
-        text = raw.strip()
         try:
-            return int(text)
-        except ValueError:
-            try:
-                value = float(text)
-            except ValueError:
-                return None
-            return value if math.isfinite(value) else None
+            value = number_from_text(raw)
+        except CoercionError:
+            return None
+        return value if math.isfinite(value) else None
     return None  # bool, None, containers
 
 
