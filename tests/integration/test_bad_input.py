@@ -223,6 +223,14 @@ CASES = [
         "application/json",
     ),
     Case(
+        "dakkio-limit-arabic-digits",
+        lambda w: w.p.call(
+            "GET", "/api/data", headers={"X-API-Key": w.key}, query={"bucketId": w.bucket, "limit": "\u0661\u0662"}
+        ),
+        400,
+        "application/json",
+    ),
+    Case(
         "js-top-level-returns-a-string",
         lambda w: w.p.call("POST", f"/v2/templates/{w.js_template(STRING_AT_TOP)}/test", {}, key=w.key),
         422,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,8 @@ from telemetry.ports.readings import ReadingStore
 from telemetry.services.auth import require
 from telemetry.services.dakkio.ingest import ISO_DATETIME, OBJECT_ID, DefinitionsCache
 from telemetry.services.dakkio.repo import BucketRepository
+
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -84,9 +87,9 @@ class DataPointQueries:
         limit = DEFAULT_LIMIT
         raw_limit = params.get("limit")
         if raw_limit is not None:
-            if not raw_limit.isdigit():
+            if not _DIGITS.fullmatch(raw_limit):
                 issues.append(FieldError(("query", "limit"), "Expected number, received string"))
-            elif not 1 <= int(raw_limit) <= MAX_LIMIT:
+            elif len(raw_limit) > 9 or not 1 <= int(raw_limit) <= MAX_LIMIT:  # int() of 5,000 digits raises
                 issues.append(FieldError(("query", "limit"), f"Number must be between 1 and {MAX_LIMIT}"))
             else:
                 limit = int(raw_limit)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -43,6 +44,12 @@ def load_dbc(text: str) -> Database:
         raise DbcError(str(exc) or type(exc).__name__) from None
     if not isinstance(db, Database):  # pragma: no cover - database_format="dbc" always gives CAN
         raise DbcError("not a CAN database")
+    for msg in db.messages:
+        for sig in msg.signals:
+            numbers = (sig.scale, sig.offset, sig.minimum, sig.maximum)
+            if any(isinstance(n, float) and not math.isfinite(n) for n in numbers):
+                # 1e320 parses as inf: every decoded value would be inf or NaN (a 500 at apply)
+                raise DbcError(f"signal {msg.name}.{sig.name}: scale, offset, minimum and maximum must be finite")
     return db
 
 

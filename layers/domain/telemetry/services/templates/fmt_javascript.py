@@ -85,7 +85,12 @@ def run_handler(spec: JavaScriptHandlerSpec, payload: Any, context: Mapping[str,
         raise TemplateExecutionFailed(
             "script-result", f"the handler result is not JSON-serializable: {out[len(_RESULT_MARK) :]}"
         )
-    result = orjson.loads(out)
+    try:
+        result = orjson.loads(out)
+    except orjson.JSONDecodeError:  # a top-level `return "text"` in the source skips the wrapper
+        raise TemplateExecutionFailed(
+            "script-result", "the handler result is not JSON: does the source return at its top level?"
+        ) from None
     if type(result) is not list:
         kind = "null" if result is None else type(result).__name__
         raise TemplateExecutionFailed("script-result", f"the handler must return an array of readings, got {kind}")
