@@ -24,3 +24,14 @@ class Aggregation(StrEnum):
     Min = "Min"
     Max = "Max"
     Count = "Count"
+
+
+def name_key(name: str) -> str:
+    """The key under which a metric or property name is matched: ASCII case-insensitively.
+
+    Names are ASCII by their pattern (``^[A-Za-z][A-Za-z0-9_.-]*$``), so only A-Z fold to a-z.
+    ``str.casefold()`` (and ``lower()``, and NFKC) would also fold the long s (U+017F) to ``s`` and
+    the Kelvin sign (U+212A) to ``k``, letting a name that can never be defined match one that is.
+    A non-ASCII name is returned unchanged, so it matches nothing.
+    """
+    return name.lower() if name.isascii() else name

@@ -21,7 +21,7 @@ from telemetry.limits import MAX_FUTURE_MS as MAX_FUTURE_MS
 from telemetry.models.auth import Principal
 from telemetry.models.metrics import CoercionError, DataType, MetricDefinition, coerce_value
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
-from telemetry.models.types import INT64_MAX, INT64_MIN
+from telemetry.models.types import INT64_MAX, INT64_MIN, name_key
 from telemetry.ports.readings import ReadingQueue
 from telemetry.services.auth import require
 from telemetry.services.thing_context import MAX_CACHED_CONTEXTS, ThingContext, ThingContextResolver
@@ -166,7 +166,7 @@ def _validate(
         for name, raw in metrics.items():
             entry = get(name, _MISS)
             if entry is _MISS:
-                plan = plans.get(name.casefold())
+                plan = plans.get(name_key(name))
                 entry = exact[name] = (plan.metric.id, plan.fast, plan.metric) if plan else None
                 if plan:
                     variants = variants or plan.metric.id in ids.values()

@@ -10,6 +10,7 @@ from telemetry.errors import FieldError, ValidationFailed
 from telemetry.models.auth import Principal
 from telemetry.models.metrics import Aggregation, MetricDefinition
 from telemetry.models.readings import Record, SeriesKind
+from telemetry.models.types import name_key
 from telemetry.ports.readings import ReadingStore
 from telemetry.services.auth import require
 from telemetry.services.thing_context import ThingContext, ThingContextResolver
@@ -84,7 +85,7 @@ class ThingQueries:
         errors: list[FieldError] = []
         for raw in names.split(","):
             name = raw.split(":", 1)[0].strip()
-            metric = ctx.by_name.get(name.casefold())
+            metric = ctx.by_name.get(name_key(name))
             if metric is None:
                 errors.append(FieldError(("query", "metrics", name), "is not a metric of the thing's type"))
             elif metric not in chosen:
@@ -155,12 +156,12 @@ class ThingQueries:
         for raw in (metrics or "").split(","):
             if ":" in raw:
                 name, agg = raw.split(":", 1)
-                per_metric[name.strip().casefold()] = _aggregation(agg, ("query", "metrics", name.strip()))
+                per_metric[name_key(name.strip())] = _aggregation(agg, ("query", "metrics", name.strip()))
         chosen = self._select(ctx, metrics)
         wanted: dict[str, Aggregation] = {}
         errors: list[FieldError] = []
         for metric in chosen:
-            agg = per_metric.get(metric.name.casefold()) or override or metric.defaultAggregation
+            agg = per_metric.get(name_key(metric.name)) or override or metric.defaultAggregation
             if agg in _NUMERIC_ONLY and not metric.is_numeric:
                 errors.append(
                     FieldError(("query", "metrics", metric.name), f"{agg.value} needs a numeric, non-enum metric")

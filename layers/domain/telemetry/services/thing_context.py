@@ -17,6 +17,7 @@ from telemetry.models.auth import Principal
 from telemetry.models.metrics import MetricDefinition
 from telemetry.models.thing_types import ThingTypeVersion
 from telemetry.models.things import Thing
+from telemetry.models.types import name_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,7 @@ class ThingContext:
     version: ThingTypeVersion
     #: metric id -> definition, for the metrics on the thing's type version
     metrics: dict[str, MetricDefinition]
-    #: casefolded metric name -> definition
+    #: metric name by telemetry.models.types.name_key (ASCII case-insensitive) -> definition
     by_name: dict[str, MetricDefinition] = field(default_factory=dict)
 
 
@@ -76,5 +77,5 @@ class ThingContextResolver:
             raise FailedDependency(f"thing type version {thing.thingTypeVersionId} is missing")
         metrics = self.repo.get_metrics(org_id, version.metricIds)
         ordered = {mid: metrics[mid] for mid in version.metricIds if mid in metrics}
-        by_name = {m.name.casefold(): m for m in ordered.values() if not m.deleted}
+        by_name = {name_key(m.name): m for m in ordered.values() if not m.deleted}
         return ThingContext(thing=thing, version=version, metrics=ordered, by_name=by_name)

@@ -19,6 +19,7 @@ from telemetry.models.base import Page
 from telemetry.models.places import Place, PlaceKind
 from telemetry.models.thing_types import ThingTypeVersion, check_constraint, parse_property_value
 from telemetry.models.things import BulkItemResult, BulkResult, Thing, ThingCreate
+from telemetry.models.types import name_key
 from telemetry.services.auth import require
 from telemetry.services.places import PlaceService
 from telemetry.validation import parse
@@ -121,11 +122,11 @@ class ThingService:
 
 def _validate_properties(version: ThingTypeVersion | None, properties: dict[str, Any]) -> dict[str, Any]:
     """Unknown key, unparsable value, violated constraint or missing required property: 400 naming it."""
-    definitions = {p.name.casefold(): p for p in (version.propertyDefinitions if version else [])}
+    definitions = {name_key(p.name): p for p in (version.propertyDefinitions if version else [])}
     errors: list[FieldError] = []
     parsed: dict[str, Any] = {}
     for name, raw in properties.items():
-        definition = definitions.get(name.casefold())
+        definition = definitions.get(name_key(name))
         if definition is None:
             hint = "is not defined on the thing type" if version else "needs a thingTypeId that defines it"
             errors.append(FieldError(("properties", name), hint))
@@ -145,7 +146,7 @@ def _validate_properties(version: ThingTypeVersion | None, properties: dict[str,
         if (
             definition.required
             and definition.name not in parsed
-            and not any(e.path[:2] == ("properties", n) for e in errors for n in properties if n.casefold() == key)
+            and not any(e.path[:2] == ("properties", n) for e in errors for n in properties if name_key(n) == key)
         ):
             errors.append(FieldError(("properties", definition.name), "is required by the thing type"))
     if errors:
