@@ -49,6 +49,16 @@ class World:
         self.template = self.ok(
             "POST", "/v2/templates", {"name": "jp", "target": "ThingData", "format": "JsonPointer", "spec": spec}
         )["id"]
+        tx_spec = {
+            "recordsPointer": "/tx",
+            "timestamp": {"source": {"pointer": "/at"}, "format": "epoch_ms"},
+            "id": {"pointer": "/id"},
+            "type": {"pointer": "/kind", "default": "charge"},
+            "quantity": {"pointer": "/q"},
+        }
+        self.tx_template = self.ok(
+            "POST", "/v2/templates", {"name": "tx", "target": "Transactions", "format": "JsonPointer", "spec": tx_spec}
+        )["id"]
         self.bucket = self.ok("POST", "/v2/buckets", {"name": "b"})["id"]
         self.source = self.ok(
             "POST", f"/v2/buckets/{self.bucket}/data-sources", {"name": "d", "schema": {"n": {"type": "integer"}}}
@@ -260,6 +270,18 @@ CASES = [
     Case("stream-value-arabic-digits", lambda w: stream(w, metric_value="\u0661\u0662"), 400),
     Case("stream-value-surrounding-space-tab", lambda w: stream(w, metric_value="\u20071"), 400),
     Case("frames-year-9999", lambda w: one_frame(w, {"soc": 1.0}, ts=253_402_300_799_000), 400),
+    Case(
+        "transactions-year-9999",
+        lambda w: w.p.call(
+            "POST",
+            f"/v2/transactions/template/{w.tx_template}",
+            {"tx": [{"at": 253_402_300_799_000, "id": "t1", "q": 1}]},
+            key=w.key,
+        ),
+        200,
+        "application/json",
+        "recordsSkipped",
+    ),
     Case(
         "template-year-9999",
         lambda w: apply(w, {"r": [{"ts": 253_402_300_799_000, "n": 1}]}),

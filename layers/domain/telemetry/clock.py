@@ -5,11 +5,22 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from telemetry.limits import MAX_FUTURE_MS
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def latest_accepted_ms(now: int | None = None) -> int:
+    """The latest reading time any ingest path accepts: the server clock + 24 h.
+
+    The one future rule (frames, template readings and transactions, the dialects): a later time
+    is almost always seconds/ms/us confusion or a device clock that was never set.
+    """
+    return (now_ms() if now is None else now) + MAX_FUTURE_MS
 
 
 def iso_from_ms(ms: int) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from telemetry.body import check_size, load_json
-from telemetry.clock import now_ms
+from telemetry.clock import latest_accepted_ms
 from telemetry.errors import FieldError, PayloadTooLarge, ValidationFailed
 from telemetry.limits import INGEST_MAX_BODY_BYTES, INGEST_MAX_FRAMES
 from telemetry.limits import MAX_FUTURE_MS as MAX_FUTURE_MS
@@ -93,7 +93,7 @@ class FrameIngest:
             self._plan_cache[ctx.thing.id] = (ctx, plans)
             while len(self._plan_cache) > MAX_CACHED_CONTEXTS:
                 del self._plan_cache[next(iter(self._plan_cache))]
-        rows, types, ids, seen = _validate(frames, plans, now_ms() + MAX_FUTURE_MS)
+        rows, types, ids, seen = _validate(frames, plans, latest_accepted_ms())
         batch = AcceptedBatch(
             new_batch_id(),
             principal.org_id,

@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 
 from telemetry.body import load_object
-from telemetry.clock import iso_from_ms, now_ms
+from telemetry.clock import iso_from_ms, latest_accepted_ms, now_ms
 from telemetry.errors import FieldError, PayloadTooLarge, ValidationFailed
-from telemetry.limits import INGEST_MAX_BODY_BYTES, MAX_FUTURE_MS
+from telemetry.limits import INGEST_MAX_BODY_BYTES
 from telemetry.models.cloudthread import AggFunc, StreamSeries
 from telemetry.models.metrics import DataType, number_from_text
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
@@ -155,7 +155,7 @@ class StreamIngest:
         groups: dict[str, SeriesRows] = {}
         new_series: dict[str, StreamSeries] = {}
         errors: list[FieldError] = []
-        max_ms = now_ms() + MAX_FUTURE_MS
+        max_ms = latest_accepted_ms()
         first_seen = iso_from_ms(now_ms())
         for i, item in enumerate(items):
             parsed = _item(i, item, max_ms, errors)

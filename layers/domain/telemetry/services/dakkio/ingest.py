@@ -18,10 +18,10 @@ from typing import Any
 import orjson
 
 from telemetry.body import load_object
-from telemetry.clock import iso_from_ms, ms_from_iso, now_ms
+from telemetry.clock import iso_from_ms, latest_accepted_ms, ms_from_iso, now_ms
 from telemetry.errors import FieldError, MalformedRequest, NotFound, ValidationFailed
 from telemetry.ids import new_object_id
-from telemetry.limits import INGEST_MAX_BODY_BYTES, MAX_FUTURE_MS
+from telemetry.limits import INGEST_MAX_BODY_BYTES
 from telemetry.models.auth import Principal
 from telemetry.models.dakkio import Bucket, DataSource, ValueType
 from telemetry.models.metrics import CoercionError, DataType, int64
@@ -98,7 +98,7 @@ def _timestamp(doc: dict[str, Any], path: Path, issues: list[FieldError], now: i
     if ms < 0:
         issues.append(FieldError(path, "Invalid datetime"))
         return None
-    if ms > now + MAX_FUTURE_MS:
+    if ms > latest_accepted_ms(now):
         issues.append(FieldError(path, "Timestamp must not be more than 24 hours in the future"))
         return None
     return ms

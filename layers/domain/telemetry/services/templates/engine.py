@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from telemetry.body import check_size, load_json
+from telemetry.clock import latest_accepted_ms
 from telemetry.errors import FieldError, MalformedRequest, ValidationFailed
 from telemetry.models.metrics import CoercionError, DataType, MetricDefinition
 from telemetry.models.templates import Transform
@@ -31,6 +32,7 @@ from telemetry.services.templates.values import (
     coerce_default,
     fast_path,
     make_converter,
+    not_after,
     passthrough_type,
     ts_iso8601,
 )
@@ -143,6 +145,9 @@ def map_records(
     Object records go through a loop generated for this template's shape (see :func:`_loop_factory`);
     other records (arrays, scalars) through the generic per-record path.
     """
+    iso = parse_ts is ts_iso8601
+    latest = min(MAX_TIMESTAMP_MS, latest_accepted_ms())
+    parse_ts = not_after(parse_ts, latest)
     plan = [f.as_tuple() for f in fields]
     merged: dict[int, dict[str, Any]] = {}
     missing: dict[str, int] = {}
@@ -190,7 +195,7 @@ def map_records(
 
     shape = (
         ts_key is not None,
-        parse_ts is ts_iso8601,
+        iso,
         tuple((f.key is not None, f.fast[0] if f.fast else "", bool(f.fast and f.fast[2])) for f in fields),
     )
     args: dict[str, Any] = {
@@ -200,7 +205,7 @@ def map_records(
         "MISSING": MISSING,
         "FROMISO": datetime.fromisoformat,
         "UTC": UTC,
-        "MAXTS": MAX_TIMESTAMP_MS,
+        "MAXTS": latest,
         "InvalidValueError": InvalidValueError,
         "absent": absent,
         "bad": bad,

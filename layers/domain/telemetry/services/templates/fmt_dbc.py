@@ -20,13 +20,20 @@ import cantools
 from cantools.database.can import Database, Message, Signal
 from cantools.database.errors import DecodeError
 
+from telemetry.clock import latest_accepted_ms
 from telemetry.models.metrics import DataType, MetricDefinition
 from telemetry.models.templates import DbcSignalMapping, DbcSpec
 from telemetry.services.templates.engine import BAD_DEFAULT, compile_field, finish, usable_metric
 from telemetry.services.templates.fmt_jsonpointer import resolve_records
 from telemetry.services.templates.limits import MAX_DBC_FRAMES, MAX_TIMESTAMP_MS
 from telemetry.services.templates.report import ApplyReport, Reading
-from telemetry.services.templates.values import INVALID_DEFAULT, MISSING, TIMESTAMP_PARSERS, InvalidValueError
+from telemetry.services.templates.values import (
+    INVALID_DEFAULT,
+    MISSING,
+    TIMESTAMP_PARSERS,
+    InvalidValueError,
+    not_after,
+)
 
 _EXTENDED_FLAG = 0x80000000
 
@@ -227,8 +234,9 @@ def apply_dbc(
     groups = compile_groups(db, spec.mappings, metrics, on_type, report)
     known = {msg.frame_id for msg in db.messages}
     frames = resolve_records(doc, spec.recordsPointer, MAX_DBC_FRAMES)
-    parse_ts = TIMESTAMP_PARSERS[spec.timestampFormat.value]
-    ts_auto_or_ms = parse_ts if spec.timestampFormat.value in ("auto", "epoch_ms") else None
+    latest = min(MAX_TIMESTAMP_MS, latest_accepted_ms())
+    ms_fast = spec.timestampFormat.value in ("auto", "epoch_ms")
+    parse_ts = not_after(TIMESTAMP_PARSERS[spec.timestampFormat.value], latest)
     merged: dict[int, dict[str, Any]] = {}
     missing: dict[str, int] = {}
     invalid = report.fieldsInvalid
@@ -252,7 +260,7 @@ def apply_dbc(
             continue
         raw_ts = frame.get("timestamp")
         ts: int | None
-        if type(raw_ts) is int and 0 <= raw_ts <= MAX_TIMESTAMP_MS and parse_ts is ts_auto_or_ms:
+        if ms_fast and type(raw_ts) is int and 0 <= raw_ts <= latest:
             ts = raw_ts
         elif raw_ts is None:
             skip(index, "missing_timestamp")

@@ -15,10 +15,11 @@ import math
 import re
 from typing import Any
 
+from telemetry.clock import latest_accepted_ms
 from telemetry.models.templates import TransactionSelector, TransactionsJsonPointerSpec
 from telemetry.services.templates.fmt_jsonpointer import resolve_records, selector_getter
 from telemetry.services.templates.report import ApplyReport, Transaction
-from telemetry.services.templates.values import MISSING, NOT_SCALAR, TIMESTAMP_PARSERS, Getter
+from telemetry.services.templates.values import MISSING, NOT_SCALAR, TIMESTAMP_PARSERS, Getter, not_after
 
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 _MAX_TEXT = 128
@@ -63,7 +64,7 @@ def _number(value: Any) -> float | None:
 def apply_transactions(spec: TransactionsJsonPointerSpec, doc: Any, report: ApplyReport) -> list[Transaction]:
     records = resolve_records(doc, spec.recordsPointer)
     _tk, ts_get = selector_getter(spec.timestamp.source, doc)
-    parse_ts = TIMESTAMP_PARSERS[spec.timestamp.format.value]
+    parse_ts = not_after(TIMESTAMP_PARSERS[spec.timestamp.format.value], latest_accepted_ms())
     id_get = _getter(spec.id, doc)
     type_get = _getter(spec.type, doc)
     amount_get = _getter(spec.amount, doc) if spec.amount else None

@@ -158,6 +158,17 @@ def ts_iso8601(raw: Any) -> int | None:
     return int(seconds * 1000 + 0.5)
 
 
+def not_after(parse: TimestampParser, latest: int) -> TimestampParser:
+    """``parse``, refusing (``None``: ``invalid_timestamp``) times after ``latest``: the one
+    future rule (:func:`telemetry.clock.latest_accepted_ms`) on the template paths."""
+
+    def bounded(raw: Any) -> int | None:
+        ts = parse(raw)
+        return ts if ts is not None and ts <= latest else None
+
+    return bounded
+
+
 def _number(raw: Any) -> int | float | None:
     t = type(raw)
     if t is int or t is float:
