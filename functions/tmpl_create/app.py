@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
-from telemetry.http.app import build_app, entrypoint, json_response, principal, raw_body
+from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
 from telemetry.services.template_service import template_out, template_services
 
 app = build_app()
@@ -11,7 +11,7 @@ app = build_app()
 
 @app.post("/v2/templates")
 def create_template() -> Response[str]:
-    return json_response(201, template_out(template_services().create(principal(app), raw_body(app))))
+    return json_response(201, template_out(template_services().create(principal(app), json_body(app))))
 
 
 lambda_handler = entrypoint(app)

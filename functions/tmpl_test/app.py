@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
-from telemetry.http.app import build_app, entrypoint, json_response, principal, raw_body
+from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
 from telemetry.services.template_service import template_services
 from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
 
@@ -12,7 +12,7 @@ app = build_app()
 
 @app.post("/v2/templates/<templateId>/test")
 def dry_run(templateId: str) -> Response[str]:
-    return json_response(200, template_services().test(principal(app), templateId, raw_body(app)))
+    return json_response(200, template_services().test(principal(app), templateId, json_body(app)))
 
 
 lambda_handler = entrypoint(app, max_body_bytes=MAX_PAYLOAD_BYTES)

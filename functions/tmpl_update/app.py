@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
-from telemetry.http.app import build_app, entrypoint, json_response, principal, raw_body
+from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
 from telemetry.services.template_service import template_out, template_services
 
 app = build_app()
@@ -11,7 +11,7 @@ app = build_app()
 
 @app.put("/v2/templates/<templateId>")
 def update_template(templateId: str) -> Response[str]:
-    updated = template_services().update(principal(app), templateId, raw_body(app))
+    updated = template_services().update(principal(app), templateId, json_body(app))
     return json_response(200, template_out(updated))
 
 

@@ -7,6 +7,7 @@ dead-lettered), before these fixes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -317,3 +318,34 @@ def dlq_empty(p: Platform) -> None:
         if "dlq" in url.lower() or "dead" in url.lower():
             attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
             assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "0", url
+
+
+BAD_BODIES: dict[str, tuple[bytes, str]] = {
+    "200k-deep": (DEEP, "application/json"),
+    "multipart-without-boundary": (b'{"name": "x"}', "multipart/form-data"),
+    "form-urlencoded": (b"name=x", "application/x-www-form-urlencoded"),
+    "text-plain": (b"name=x", "text/plain"),
+    "nan": (b'{"name": NaN}', "application/json"),
+    "int-beyond-64-bits": (b'{"name": 123456789012345678901234567890}', "application/json"),
+}
+
+
+def _body_routes(p: Platform) -> list[tuple[str, str]]:
+    return sorted({(r.method, r.path) for r in p.template.api_routes() if r.method in ("POST", "PUT", "PATCH")})
+
+
+@pytest.mark.parametrize("bad", list(BAD_BODIES))
+def test_no_route_answers_a_bad_body_with_a_500(platform: Platform, world: World, bad: str) -> None:
+    """Every POST/PUT/PATCH route of template.yaml, with ids of this organization where it has them."""
+    body, content_type = BAD_BODIES[bad]
+    ids = {"placeId": world.site, "thingId": world.thing, "templateId": world.template, "bucketId": world.bucket}
+    failures = []
+    for method, template in _body_routes(platform):
+        path = re.sub(r"\{(\w+)\}", lambda m: ids.get(m.group(1), "x" * 24), template)
+        answer = platform.call(
+            method, path, body, key=world.key, headers={"Content-Type": content_type, "X-Sensor-Key": "k"}
+        )
+        media = (answer.header("Content-Type") or "").split(";")[0]
+        if not 400 <= answer.status < 500 or media not in (PROBLEM, "application/json"):
+            failures.append((method, template, answer.status, media))
+    assert not failures

@@ -132,6 +132,14 @@ def raw_body(app: APIGatewayRestResolver) -> bytes:
     return (app.current_event.body or "").encode()  # entrypoint() already decoded any base64
 
 
+def json_body(app: APIGatewayRestResolver) -> bytes:
+    """:func:`raw_body` of a platform-API route, refusing a non-JSON Content-Type (415) exactly as
+    the validated routes do; the body itself is parsed by the service (telemetry.body)."""
+    if not is_json_content_type(app.current_event.headers.get("content-type")):
+        raise e.UnsupportedMediaType("the request body must be JSON (Content-Type: application/json)")
+    return raw_body(app)
+
+
 def principal(app: APIGatewayRestResolver) -> Principal:
     """The caller, from the authorizer context API Gateway attached to the event."""
     ctx = app.current_event.request_context.authorizer.get_context() or {}
