@@ -72,3 +72,34 @@ def test_valid_range_is_inclusive() -> None:
         coerce_value(metric, 100.01)
     with pytest.raises(CoercionError, match="below"):
         coerce_value(metric, -1)
+
+
+@pytest.mark.parametrize(
+    "raw", [2**63, 2**64 - 1, -(2**63) - 1, 9.3e18, -9.223372036854775808e18, 1e300, "9223372036854775808"]
+)
+def test_int_beyond_64_bits_is_refused(raw: Any) -> None:
+    """Issue 8.5: these were accepted at the door and refused by the writer (dead-lettered)."""
+    with pytest.raises(CoercionError, match="64-bit"):
+        coerce_value(m("Int"), raw)
+
+
+@pytest.mark.parametrize("raw", [2**63 - 1, -(2**63), "-9223372036854775808"])
+def test_int64_edges_are_accepted(raw: Any) -> None:
+    assert coerce_value(m("Int"), raw) == int(raw)
+
+
+@pytest.mark.parametrize(
+    "raw", ["1_000", "\u0661\u0662", "+5", "inf", "NaN", "0x10", "1e", ".5", "\u20071", "9" * 5000, "1 000"]
+)
+def test_numbers_as_text_follow_json_syntax(raw: str) -> None:
+    with pytest.raises(CoercionError):
+        coerce_value(m("Double"), raw)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(" 1.5\t", 1.5), ("-0", 0.0), ("1e3", 1000.0), ("007", None)])
+def test_json_number_text_is_accepted(raw: str, expected: float | None) -> None:
+    if expected is None:
+        with pytest.raises(CoercionError):
+            coerce_value(m("Double"), raw)
+    else:
+        assert coerce_value(m("Double"), raw) == expected
