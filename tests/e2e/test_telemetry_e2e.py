@@ -121,3 +121,42 @@ def test_bulk_registration_over_http_creates_every_thing(api: Api, kind: str) ->
     assert answer.json()["created"] == 2
     names = sorted(t["thingName"] for t in api.get(f"/v2/{kind}/{place}/things")["items"])
     assert names == ["one", "two"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "status"),
+    [
+        ("/v2/sites", b"[" * 200_000 + b"]" * 200_000, "application/json", 400),
+        ("/v2/sites", b'{"name": "x"}', "multipart/form-data", 415),
+        ("/v2/sites", b"name=x", "text/plain", 415),
+        (
+            "/v2/definitions/metrics",
+            b'{"name": "nanrange", "dataType": "Double", "defaultAggregation": "Last", "validRange": {"min": NaN}}',
+            "application/json",
+            400,
+        ),
+    ],
+    ids=["200k-deep", "multipart-without-boundary", "text-plain", "nan"],
+)
+def test_bad_bodies_over_http_are_problems_not_500(
+    api: Api, path: str, body: bytes, content_type: str, status: int
+) -> None:
+    """Issue 8.11 over the local gateway: a 500, a non-problem 415, or NaN stored as null."""
+    answer = api.s.post(api.base + path, data=body, headers={"Content-Type": content_type}, timeout=10)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    assert answer.json()["status"] == status
+
+
+def test_an_int_beyond_64_bits_over_http_is_refused_at_the_door(api: Api) -> None:
+    """Issue 8.5: 2**63 was answered 200 and then dead-lettered by the writer."""
+    metric = api.post(
+        "/v2/definitions/metrics",
+        {"name": f"n{time.monotonic_ns()}", "dataType": "Int", "defaultAggregation": "Last"},
+    ).json()
+    type_id = api.post("/v2/definitions/thing-types", {"displayName": "C", "metricIds": [metric["id"]]}).json()["id"]
+    site = api.post("/v2/sites", {"name": "Int"}).json()["id"]
+    thing = api.post(f"/v2/sites/{site}/things", {"thingName": "c", "thingTypeId": type_id}).json()["id"]
+    answer = api.post(f"/v2/thing/{thing}/data", {"frames": [{"timestamp": T0, "metrics": {metric["name"]: 2**63}}]})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"][0]["path"] == f"frames/0/metrics/{metric['name']}"
