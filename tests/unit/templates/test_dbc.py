@@ -297,3 +297,22 @@ def test_dbc_mappings_follow_the_metric_rules(can_metrics: dict[str, MetricDefin
         "unknown-metric",
         "invalid-default",
     ]
+
+
+@pytest.mark.parametrize("ts", [253_402_300_799_000, "9999-12-31T00:00:00Z"])
+def test_frames_dated_after_now_plus_24h_are_skipped(can_metrics: dict[str, MetricDefinition], ts: Any) -> None:
+    """The one future rule (telemetry.clock.latest_accepted_ms), as for frames ingest (issue 8.11)."""
+    from telemetry.clock import latest_accepted_ms
+
+    frames = [frame(512, {"Page": 0, "Rpm": 1, "Torque": 0}, ts), frame(512, {"Page": 0, "Rpm": 2, "Torque": 0}, T0)]
+    result = run({"frames": frames}, can_metrics)
+    assert [t for t, _ in result.readings] == [T0]
+    assert result.report.as_dict()["recordsSkipped"] == [{"index": 0, "reason": "invalid_timestamp", "value": ts}]
+    assert latest_accepted_ms(0) == 24 * 3600 * 1000
+
+
+def test_a_non_finite_signal_scale_is_refused(can_metrics: dict[str, MetricDefinition]) -> None:
+    from telemetry.services.templates.fmt_dbc import DbcError, load_dbc
+
+    with pytest.raises(DbcError, match="finite"):
+        load_dbc(DBC.replace("(0.01,0)", "(1e320,0)"))

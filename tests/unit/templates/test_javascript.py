@@ -168,3 +168,16 @@ def test_dry_run(metrics: dict[str, MetricDefinition]) -> None:
     template = make_template("ThingData", "JavaScriptHandler", js(HANDLER))
     rep = test_template(template, orjson.dumps(PAYLOAD), metrics).report.as_dict()
     assert rep["previewOnly"] is True and rep["readingsWritten"] == 2 and rep["metricsSkippedNotOnTtd"] == []
+
+
+def test_a_reading_dated_after_now_plus_24h_is_skipped(metrics: dict[str, MetricDefinition]) -> None:
+    """The one future rule on the JavaScriptHandler path too (issue 8.11)."""
+    source = "function handler(p) { return p.rows.map(r => ({timestamp: r.at, metrics: {mdef_voltage: 1}})) }"
+    result = run(js(source, ["mdef_voltage"]), {"rows": [{"at": 253_402_300_799_000}, {"at": T0}]}, metrics)
+    assert [t for t, _ in result.readings] == [T0]
+    assert result.report.as_dict()["recordsSkipped"][0]["reason"] == "invalid_timestamp"
+
+
+def test_a_top_level_return_of_text_is_a_script_result_failure(metrics: dict[str, MetricDefinition]) -> None:
+    err = failure(js('return "abc"; function handler() { return [] }'), {}, metrics)
+    assert err.reason == "script-result"
