@@ -288,7 +288,7 @@ class World:
             return self.p.call(method, path, body, headers={"X-API-Key": key} if key else {}, query=query)
         if case.auth == "sensor" and key is None:
             return self.p.call(method, path, body, headers={"X-Sensor-Key": self.sensor_key}, query=query)
-        if case.auth == "token" and key is not None:
+        if case.auth == "token" and key is not None and isinstance(body, dict):  # a platform key instead
             body = {k: v for k, v in body.items() if k != "data_stream_token"}
             return self.p.call(method, path, body, key=key, query=query)
         return self.p.call(method, path, body, key=key, query=query)
