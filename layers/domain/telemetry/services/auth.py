@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from telemetry.adapters.definitions import DefinitionsRepository
 from telemetry.clock import iso_from_ms, now_ms
-from telemetry.errors import Conflict, Forbidden, Unauthenticated, ValidationFailed
+from telemetry.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from telemetry.ids import new_id
 from telemetry.models.auth import (
     ALL_SCOPES,
@@ -32,6 +32,24 @@ def hash_secret(secret: str) -> str:
 def require(principal: Principal, scope: str) -> None:
     if not principal.has_scope(scope):
         raise Forbidden(f"this API key lacks the '{scope}' scope")
+
+
+def reachable_places(principal: Principal, repo: DefinitionsRepository) -> frozenset[str] | None:
+    """The places a filtered key reaches: those it names, and those of the things it names (it may
+    see the place's listing, narrowed to its things). ``None`` for a key without filters."""
+    if not principal.filtered:
+        return None
+    if not principal.thing_filter:
+        return principal.place_filter
+    things = repo.get_things(principal.org_id, sorted(principal.thing_filter))
+    return principal.place_filter | {t.placeId for t in things.values()}
+
+
+def require_unfiltered(principal: Principal, what: str) -> None:
+    """Org-wide data (belonging to no place or thing) is out of every filtered key's reach: 404,
+    as for anything else outside the filter, so a filtered key cannot even learn that it exists."""
+    if principal.filtered:
+        raise NotFound(f"{what} not found")
 
 
 class KeyService:

@@ -20,7 +20,7 @@ from telemetry.adapters.definitions import DefinitionsRepository
 from telemetry.adapters.templates_repo import TemplatesRepository
 from telemetry.body import load_object
 from telemetry.clock import iso_from_ms, now_ms
-from telemetry.errors import Conflict, FieldError, NotFound, ValidationFailed
+from telemetry.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from telemetry.ids import new_id
 from telemetry.limits import DEFAULT_MAX_BODY_BYTES
 from telemetry.models.auth import Principal
@@ -37,7 +37,7 @@ from telemetry.models.templates import (
 )
 from telemetry.models.types import DataType
 from telemetry.ports.readings import ReadingQueue, ReadingStore
-from telemetry.services.auth import require
+from telemetry.services.auth import require, require_unfiltered
 from telemetry.services.ingest import accept_version, new_batch_id
 from telemetry.services.queries import DEFAULT_WINDOW_MS, parse_time
 from telemetry.services.templates import ApplyResult, Reading, Transaction, apply_template, test_template
@@ -255,6 +255,8 @@ class TemplateService:
         require(principal, "data:write")
         template = self._usable(principal.org_id, template_id)
         _check_target(template, TemplateTarget.Transactions, "records transactions")
+        if principal.filtered:  # transactions belong to the organization, to no place or thing
+            raise Forbidden("a key with resource filters cannot record transactions")
         result = apply_template(template, payload, {}, set(), preview_only=preview_only)
         if preview_only:
             return _preview(result)
@@ -276,6 +278,7 @@ class TemplateService:
     ) -> dict[str, Any]:
         """Transactions of one type in ``[start, end)``; ``limit`` counts distinct times (see docs)."""
         require(principal, "data:read")
+        require_unfiltered(principal, "transactions")  # org-wide data: outside every filter
         tx_type = tx_type.strip()
         if not 0 < len(tx_type) <= 128:
             raise ValidationFailed.single(("query", "type"), "must be 1 to 128 characters")

@@ -20,7 +20,7 @@ from telemetry.models.places import Place, PlaceKind
 from telemetry.models.thing_types import ThingTypeVersion, check_constraint, parse_property_value
 from telemetry.models.things import BulkItemResult, BulkResult, Thing, ThingCreate
 from telemetry.models.types import name_key
-from telemetry.services.auth import require
+from telemetry.services.auth import reachable_places, require
 from telemetry.services.places import PlaceService
 from telemetry.validation import parse
 
@@ -113,7 +113,8 @@ class ThingService:
         place = self.repo.get_place(principal.org_id, place_id)
         if place is None or place.kind is not kind:
             raise NotFound(f"{kind.value} {place_id} not found")
-        if not principal.can_see_place(place_id) and not principal.thing_filter:
+        reach = reachable_places(principal, self.repo)
+        if reach is not None and place_id not in reach:  # none of the key's places or things is here
             raise NotFound(f"{kind.value} {place_id} not found")
         items, next_cursor = self.repo.list_things_in_place(principal.org_id, place_id, limit, cursor)
         visible = [t for t in items if principal.can_see_thing(t.id, t.placeId)]

@@ -22,7 +22,7 @@ from telemetry.models.auth import Principal
 from telemetry.models.cloudthread import AggFunc, StreamSeries
 from telemetry.models.readings import SeriesKind
 from telemetry.ports.readings import ReadingStore
-from telemetry.services.auth import require
+from telemetry.services.auth import require, require_unfiltered
 from telemetry.services.cloudthread.ingest import HOUR_MS, VALUE_MEASURE
 from telemetry.services.cloudthread.repo import StreamRepository
 from telemetry.services.queries import QUERY_MIN_MS, parse_time
@@ -57,6 +57,8 @@ class StreamQueries:
     def metrics(self, principal: Principal) -> dict[str, Any]:
         """Every metric name with its aggregation functions and series counts."""
         require(principal, "streams:read")
+        if principal.filtered:  # stream metrics belong to the organization, to no place or thing
+            return {"items": []}
         counts: dict[tuple[str, str], int] = {}
         cursor: str | None = None
         while True:
@@ -85,6 +87,7 @@ class StreamQueries:
         group_by: str | None,
     ) -> dict[str, Any]:
         require(principal, "streams:read")
+        require_unfiltered(principal, f"metric {metric_name}")
         if granularity not in ("hourly", "daily"):
             raise ValidationFailed.single(["query", "granularity"], "must be hourly or daily")
         step = HOUR_MS if granularity == "hourly" else DAY_MS

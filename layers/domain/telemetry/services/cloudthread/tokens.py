@@ -10,7 +10,7 @@ from telemetry.ids import new_id
 from telemetry.models.auth import Principal
 from telemetry.models.base import Page
 from telemetry.models.cloudthread import DataStream, DataStreamCreate, DataStreamCreated, DataStreamView
-from telemetry.services.auth import hash_secret, require
+from telemetry.services.auth import hash_secret, require, require_unfiltered
 from telemetry.services.cloudthread.repo import StreamRepository
 
 TOKEN_PREFIX = "ctds_"
@@ -44,11 +44,14 @@ class StreamTokenService:
 
     def list(self, principal: Principal, limit: int, cursor: str | None) -> Page[DataStreamView]:
         require(principal, "streams:read")
+        if principal.filtered:  # tokens belong to the organization, to no place or thing
+            return Page[DataStreamView](items=[], continuationToken=None)
         items, next_cursor = self.repo.list_streams(principal.org_id, limit, cursor)
         return Page[DataStreamView](items=[_view(s) for s in items], continuationToken=next_cursor)
 
     def get(self, principal: Principal, stream_id: str) -> DataStreamView:
         require(principal, "streams:read")
+        require_unfiltered(principal, f"data stream {stream_id}")
         stream = self.repo.get_stream(principal.org_id, stream_id)
         if stream is None:
             raise NotFound(f"data stream {stream_id} not found")
@@ -56,6 +59,7 @@ class StreamTokenService:
 
     def revoke(self, principal: Principal, stream_id: str) -> None:
         require(principal, "streams:write")
+        require_unfiltered(principal, f"data stream {stream_id}")
         stream = self.repo.get_stream(principal.org_id, stream_id)
         if stream is None:
             raise NotFound(f"data stream {stream_id} not found")

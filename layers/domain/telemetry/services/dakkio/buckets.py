@@ -16,7 +16,7 @@ from telemetry.models.metrics import Aggregation, DataType, MetricDefinition
 from telemetry.models.places import Place, PlaceKind
 from telemetry.models.thing_types import ThingType, ThingTypeVersion
 from telemetry.models.things import Thing
-from telemetry.services.auth import require
+from telemetry.services.auth import reachable_places, require
 from telemetry.services.dakkio.repo import BucketRepository
 
 #: marks the platform metric definitions this dialect created (and may therefore reuse)
@@ -52,24 +52,30 @@ class BucketService:
     def list_buckets(self, principal: Principal, limit: int, cursor: str | None) -> Page[Bucket]:
         require(principal, "buckets:read")
         items, next_cursor = self.repo.list_buckets(principal.org_id, limit, cursor)
+        reach = reachable_places(principal, self.platform)
+        if reach is not None:
+            items = [b for b in items if b.fleetId in reach]
         return Page[Bucket](items=items, continuationToken=next_cursor)
 
     def get_bucket(self, principal: Principal, bucket_id: str) -> Bucket:
         require(principal, "buckets:read")
+        return self._reachable(principal, bucket_id)
+
+    def _reachable(self, principal: Principal, bucket_id: str) -> Bucket:
+        """The bucket, if it is the org's and the key's filters reach its fleet (else 404)."""
         bucket = self.repo.get_bucket(principal.org_id, bucket_id)
-        if bucket is None:
+        reach = reachable_places(principal, self.platform) if bucket is not None else None
+        if bucket is None or (reach is not None and bucket.fleetId not in reach):
             raise NotFound(f"bucket {bucket_id} not found")
         return bucket
 
     # ------------------------------------------------------------ data sources
     def create_data_source(self, principal: Principal, bucket_id: str, body: DataSourceCreate) -> DataSource:
         require(principal, "buckets:write")
+        bucket = self._reachable(principal, bucket_id)  # outside the key's reach: 404 before 403
         if principal.filtered:
             raise Forbidden("a key with resource filters cannot create data sources")
         org = principal.org_id
-        bucket = self.repo.get_bucket(org, bucket_id)
-        if bucket is None:
-            raise NotFound(f"bucket {bucket_id} not found")
         source_id = new_object_id()
         now = iso_from_ms(now_ms())
         metric_ids = {
@@ -131,9 +137,9 @@ class BucketService:
         self, principal: Principal, bucket_id: str, limit: int, cursor: str | None
     ) -> Page[DataSource]:
         require(principal, "buckets:read")
-        if self.repo.get_bucket(principal.org_id, bucket_id) is None:
-            raise NotFound(f"bucket {bucket_id} not found")
+        bucket = self._reachable(principal, bucket_id)
         items, next_cursor = self.repo.list_data_sources(principal.org_id, bucket_id, limit, cursor)
+        items = [s for s in items if principal.can_see_thing(s.thingId, bucket.fleetId)]
         return Page[DataSource](items=items, continuationToken=next_cursor)
 
     def _metric(self, org: str, name: str, dtype: DataType, source_id: str, unit: str | None, now: str) -> str:

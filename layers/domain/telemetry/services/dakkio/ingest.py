@@ -186,6 +186,34 @@ def check_values(values: dict[str, Any], source: DataSource, prefix: Path) -> tu
     return typed, issues
 
 
+def bucket_reachable(principal: Principal, repo: BucketRepository, bucket: Bucket) -> bool:
+    """Whether a key's filters reach the bucket: its fleet is one of the key's places, or one of
+    its data sources' things is one of the key's things."""
+    if principal.can_see_place(bucket.fleetId):
+        return True
+    if not principal.thing_filter:
+        return False
+    cursor: str | None = None
+    while True:
+        page, cursor = repo.list_data_sources(principal.org_id, bucket.id, 100, cursor)
+        if any(s.thingId in principal.thing_filter for s in page):
+            return True
+        if not cursor:
+            return False
+
+
+def check_reach(principal: Principal, repo: BucketRepository, bucket: Bucket, sources: list[DataSource]) -> None:
+    """404 in the document's words unless the key's filters reach every data source (and so the
+    bucket); a bucket the key cannot reach at all is "Bucket not found", as if it did not exist."""
+    if all(principal.can_see_thing(s.thingId, bucket.fleetId) for s in sources) and (
+        sources or bucket_reachable(principal, repo, bucket)
+    ):
+        return
+    if not bucket_reachable(principal, repo, bucket):
+        raise NotFound("Bucket not found")
+    raise NotFound("Data source not found")
+
+
 class DefinitionsCache:
     """Bucket and data sources by id, cached per warm container (they never change once created)."""
 
@@ -239,6 +267,7 @@ class DataPointIngest:
             raise ValidationFailed(issues)
         assert bucket_id is not None and point is not None
         bucket, sources = self.definitions.load(principal.org_id, bucket_id, [point.source_id])
+        check_reach(principal, self.definitions.repo, bucket, list(sources.values()))
         return {
             "message": "Data point ingested successfully",
             "dataPoint": self._accept(principal, bucket, sources, [point])[0],
@@ -270,6 +299,7 @@ class DataPointIngest:
             raise ValidationFailed(issues[:MAX_ISSUES])
         assert bucket_id is not None
         bucket, sources = self.definitions.load(principal.org_id, bucket_id, [p.source_id for p in points])
+        check_reach(principal, self.definitions.repo, bucket, list(sources.values()))
         accepted = self._accept(principal, bucket, sources, points)
         return {"message": "Data points ingested successfully", "count": len(accepted), "dataPoints": accepted}
 

@@ -17,7 +17,7 @@ from telemetry.models.dakkio import DataSource
 from telemetry.models.readings import Record, SeriesKind
 from telemetry.ports.readings import ReadingStore
 from telemetry.services.auth import require
-from telemetry.services.dakkio.ingest import ISO_DATETIME, OBJECT_ID, DefinitionsCache
+from telemetry.services.dakkio.ingest import ISO_DATETIME, OBJECT_ID, DefinitionsCache, check_reach
 from telemetry.services.dakkio.repo import BucketRepository
 
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
@@ -105,9 +105,12 @@ class DataPointQueries:
         if source_id:
             bucket, sources = self.definitions.load(principal.org_id, bucket_id, [source_id.lower()])
             chosen = list(sources.values())
+            check_reach(principal, self.repo, bucket, chosen)
         else:
             bucket, _ = self.definitions.load(principal.org_id, bucket_id, [])
+            check_reach(principal, self.repo, bucket, [])
             chosen, _cursor = self.repo.list_data_sources(principal.org_id, bucket_id, MAX_SOURCES, None)
+            chosen = [s for s in chosen if principal.can_see_thing(s.thingId, bucket.fleetId)]
         descending = order == "desc"
         streams = []
         more = False

@@ -3,8 +3,11 @@
 State: one item per key (``RATE#dakkio#<keyId>``) holding ``tokens`` and the time they were
 counted. A request refills the bucket for the elapsed time, takes one token and writes the state
 back with an optimistic ``Expect.VERSION`` condition, so two concurrent requests cannot both take
-the last token: the loser re-reads and tries again (at most ``MAX_ATTEMPTS``; a key whose
-requests keep colliding that often is over the limit anyway and is told to retry in a second).
+the last token: the loser re-reads and tries again, after a short jittered pause. A lost write is
+not a sign of exhaustion (every round of a race has one winner, so N concurrent requests collide
+up to N-1 times each): the loser keeps trying until the state it reads is really empty (429) or
+``MAX_ATTEMPTS`` rounds have passed, which only a store that keeps failing conditions can cause
+and which is answered 503 (retry), never a 429 under the limit.
 A warm container also remembers "empty until t" per key and refuses without a store call until
 then, so abuse costs no DynamoDB traffic.
 """
@@ -13,17 +16,20 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from telemetry.adapters.definitions import org_pk
-from telemetry.errors import Conflict, RateLimited
+from telemetry.errors import Conflict, RateLimited, Unavailable
 from telemetry.models.auth import Principal
 from telemetry.ports.definitions import Expect, Item, ItemStore
 
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 200
+#: upper bound of the jittered pause after a lost write, seconds
+MAX_BACKOFF = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +63,7 @@ class TokenBucketLimiter:
         if blocked is not None and now < blocked:
             raise RateLimited("rate limit exceeded", retry_after_seconds=math.ceil(blocked - now))
         pk, sk = org_pk(principal.org_id), f"RATE#dakkio#{key}"
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             found = self.store.get(pk, sk)
             tokens = float(self.limit.burst)
             if found is not None:
@@ -79,6 +85,7 @@ class TokenBucketLimiter:
             try:
                 self.store.write([item])
                 return
-            except Conflict:
+            except Conflict:  # another request took a token first: re-read, not a refusal
+                time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.001 * (attempt + 1))))
                 now = self.clock()
-        raise RateLimited("rate limit exceeded", retry_after_seconds=1)
+        raise Unavailable("the rate-limit state is contended; retry")
