@@ -110,3 +110,30 @@ def test_a_bad_frame_rejects_the_request_and_nothing_is_stored(api: Api, thing: 
     assert answer.json()["errors"] == [{"path": f"frames/13/metrics/{i}", "message": "expected a number, got 'lots'"}]
     time.sleep(1.0)  # longer than the poller needs to deliver anything that had been queued
     assert api.get(f"/v2/things/{thing}/history", start=T0 - 1, end=T0 + 100)["frames"] == []
+
+
+def test_two_requests_with_different_metrics_for_one_instant_keep_both(api: Api, thing: str) -> None:
+    """Issue 8.7: the state of charge, then a moment later the temperature, for the same instant."""
+    v, i = api.names  # type: ignore[attr-defined]
+    at = T0 + 7_777_000
+    assert api.post(f"/v2/thing/{thing}/data", {"frames": [{"timestamp": at, "metrics": {v: 3.5}}]}).status_code == 200
+    wait_for(api, thing, at)
+    assert api.post(f"/v2/thing/{thing}/data", {"frames": [{"timestamp": at, "metrics": {i: 2}}]}).status_code == 200
+    deadline = time.monotonic() + 5
+    latest = api.get(f"/v2/things/{thing}/latest-event")
+    while i not in latest["metrics"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        latest = api.get(f"/v2/things/{thing}/latest-event")
+    assert latest["timestamp"] == at and latest["metrics"] == {v: 3.5, i: 2.0}
+    history = api.get(f"/v2/things/{thing}/history", start=at, end=at + 1)
+    assert [f["metrics"] for f in history["frames"]] == [{v: 3.5, i: 2.0}]
+    # a later value of one metric replaces that metric only
+    assert api.post(f"/v2/thing/{thing}/data", {"frames": [{"timestamp": at, "metrics": {v: 4.5}}]}).status_code == 200
+    deadline = time.monotonic() + 5
+    while api.get(f"/v2/things/{thing}/latest-event")["metrics"][v] != 4.5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.get(f"/v2/things/{thing}/latest-event")["metrics"] == {v: 4.5, i: 2.0}
+    agg = api.get(
+        f"/v2/things/{thing}/aggregates", start=at, end=at + 60_000, interval="1m", metrics=f"{v}:Sum,{i}:Count"
+    )
+    assert [b["metrics"] for b in agg["buckets"]] == [{v: 4.5, i: 1}]
