@@ -160,3 +160,30 @@ def test_an_int_beyond_64_bits_over_http_is_refused_at_the_door(api: Api) -> Non
     answer = api.post(f"/v2/thing/{thing}/data", {"frames": [{"timestamp": T0, "metrics": {metric["name"]: 2**63}}]})
     assert answer.status_code == 400, answer.text
     assert answer.json()["errors"][0]["path"] == f"frames/0/metrics/{metric['name']}"
+
+
+def test_two_requests_with_different_metrics_for_one_instant_keep_both(api: Api, thing: str) -> None:
+    """Issue 8.7: the state of charge, then a moment later the temperature, for the same instant."""
+    v, i = api.names  # type: ignore[attr-defined]
+    at = T0 + 7_777_000
+    assert api.post(f"/v2/thing/{thing}/data", {"frames": [{"timestamp": at, "metrics": {v: 3.5}}]}).status_code == 200
+    wait_for(api, thing, at)
+    assert api.post(f"/v2/thing/{thing}/data", {"frames": [{"timestamp": at, "metrics": {i: 2}}]}).status_code == 200
+    deadline = time.monotonic() + 5
+    latest = api.get(f"/v2/things/{thing}/latest-event")
+    while i not in latest["metrics"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        latest = api.get(f"/v2/things/{thing}/latest-event")
+    assert latest["timestamp"] == at and latest["metrics"] == {v: 3.5, i: 2.0}
+    history = api.get(f"/v2/things/{thing}/history", start=at, end=at + 1)
+    assert [f["metrics"] for f in history["frames"]] == [{v: 3.5, i: 2.0}]
+    # a later value of one metric replaces that metric only
+    assert api.post(f"/v2/thing/{thing}/data", {"frames": [{"timestamp": at, "metrics": {v: 4.5}}]}).status_code == 200
+    deadline = time.monotonic() + 5
+    while api.get(f"/v2/things/{thing}/latest-event")["metrics"][v] != 4.5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.get(f"/v2/things/{thing}/latest-event")["metrics"] == {v: 4.5, i: 2.0}
+    agg = api.get(
+        f"/v2/things/{thing}/aggregates", start=at, end=at + 60_000, interval="1m", metrics=f"{v}:Sum,{i}:Count"
+    )
+    assert [b["metrics"] for b in agg["buckets"]] == [{v: 4.5, i: 1}]

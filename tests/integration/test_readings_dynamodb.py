@@ -67,8 +67,8 @@ def test_redelivery_is_idempotent(store: DynamoDbReadingStore, client: Any) -> N
     assert store.write(batch) == []
     # When the same batch is delivered again
     assert store.write(batch) == []
-    # Then the table holds one item per reading plus one latest item
-    assert client.scan(TableName=TABLE, Select="COUNT")["Count"] == 31
+    # Then the table holds one item per reading (and no separate latest item)
+    assert client.scan(TableName=TABLE, Select="COUNT")["Count"] == 30
     rows, _ = store.history(ORG, KIND, "s1", 0, 10_000)
     assert values(rows) == [float(t) for t in range(0, 3000, 100)]
 
@@ -194,12 +194,10 @@ def test_aggregate_per_interval(store: DynamoDbReadingStore, aggregation: Aggreg
         assert isinstance(rows[1].values["level"], float)
 
 
-def test_writes_use_one_batch_call_per_25_plus_one_latest_per_series(
-    store: DynamoDbReadingStore, calls: Counter[str]
-) -> None:
+def test_writes_use_one_batch_call_per_25_and_nothing_else(store: DynamoDbReadingStore, calls: Counter[str]) -> None:
     records = [rec(t, series=f"s{t % 3}") for t in range(1000)]
     assert store.write(records) == []
-    assert calls == Counter({"BatchWriteItem": 40, "PutItem": 3})
+    assert calls == Counter({"BatchWriteItem": 40})
 
 
 def test_duplicate_records_in_one_call_are_written_once(store: DynamoDbReadingStore, calls: Counter[str]) -> None:
@@ -216,11 +214,10 @@ def test_unprocessed_items_are_retried_with_backoff() -> None:
     records = [rec(1), rec(2)]
     item = {"pk": {"S": "org_a#thing#s1"}, "sk": {"S": "T#000000000000002#00000000000000000001"}}
     unprocessed = {"UnprocessedItems": {TABLE: [{"PutRequest": {"Item": item}}]}}
-    # one item left unprocessed, then everything processed, then the latest put
+    # one item left unprocessed, then everything processed
     with Stubber(client) as stub:
         stub.add_response("batch_write_item", unprocessed)
         stub.add_response("batch_write_item", {"UnprocessedItems": {}})
-        stub.add_response("put_item", {})
         assert store.write(records) == []
         stub.assert_no_pending_responses()
     assert len(sleeps) == 1
@@ -228,7 +225,6 @@ def test_unprocessed_items_are_retried_with_backoff() -> None:
     with Stubber(client) as stub:
         for _ in range(3):
             stub.add_response("batch_write_item", unprocessed)
-        stub.add_response("put_item", {})
         rejected = store.write(records)
     assert [(r.index, r.retryable) for r in rejected] == [(1, True)]
 
@@ -268,7 +264,6 @@ def test_validation_error_on_a_batch_is_narrowed_to_the_refused_item() -> None:
         stub.add_response("batch_write_item", {"UnprocessedItems": {}})
         stub.add_client_error("batch_write_item", "ValidationException", "Item size has exceeded the maximum")
         stub.add_response("batch_write_item", {"UnprocessedItems": {}})
-        stub.add_response("put_item", {})
         rejected = store.write([rec(1), rec(2), rec(3)])
         stub.assert_no_pending_responses()
     assert [(r.index, r.retryable) for r in rejected] == [(1, False)]
@@ -282,3 +277,62 @@ def test_throttling_after_retries_is_unavailable() -> None:
         stub.add_client_error("batch_write_item", "ProvisionedThroughputExceededException", http_status_code=400)
         with pytest.raises(Unavailable):
             DynamoDbReadingStore(TABLE, client=client).write([rec(1)])
+
+
+# --- per-metric upserts (issue 8.7) ---------------------------------------------------------------
+
+
+def merged(store: DynamoDbReadingStore, time: int = 1000) -> dict[str, Any]:
+    rows, _ = store.history(ORG, KIND, "s1", time, time + 1)
+    assert len(rows) == 1
+    return {name: m.value for name, m in rows[0].measures.items()}
+
+
+def test_a_later_version_of_other_metrics_keeps_the_earlier_metrics(store: DynamoDbReadingStore) -> None:
+    # Given the state of charge for an instant, and a moment later the temperature for the same instant
+    store.write([rec(1000, version=2, soc=50.0)])
+    store.write([rec(1000, version=3, temp=20.0)])
+    # Then history, latest and aggregates all show both metrics
+    assert merged(store) == {"soc": 50.0, "temp": 20.0}
+    latest = store.latest(ORG, KIND, "s1")
+    assert latest is not None and latest.time == 1000 and latest.version == 3
+    assert {n: m.value for n, m in latest.measures.items()} == {"soc": 50.0, "temp": 20.0}
+    rows = store.aggregate(ORG, KIND, "s1", 0, 2000, 1000, {"soc": Aggregation.Count, "temp": Aggregation.Max})
+    assert [(r.start, dict(r.values)) for r in rows] == [(1000, {"soc": 1, "temp": 20.0})]
+
+
+def test_per_metric_upserts_are_order_and_redelivery_independent(client: Any) -> None:
+    writes = [
+        [rec(1000, version=2, soc=50.0, temp=19.0)],
+        [rec(1000, version=3, temp=20.0)],
+        [rec(1000, version=4, soc=51.0)],
+        [rec(1000, version=1, soc=1.0, hum=7.0)],  # oldest: only fills a metric nobody else sent
+    ]
+    results = []
+    for order in ([0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1, 2, 0]):  # the last one redelivers two
+        series = f"s{len(results)}"
+        store = DynamoDbReadingStore(TABLE, client=client)
+        for i in order:
+            store.write([Record(r.org_id, r.kind, series, r.time, r.measures, r.version) for r in writes[i]])
+        rows, _ = store.history(ORG, KIND, series, 0, 2000)
+        latest = store.latest(ORG, KIND, series)
+        assert latest is not None and latest == rows[0]
+        results.append({n: m.value for n, m in rows[0].measures.items()})
+    assert results == [{"soc": 51.0, "temp": 20.0, "hum": 7.0}] * 3
+
+
+def test_history_pages_merge_every_version_of_a_time(store: DynamoDbReadingStore) -> None:
+    # many versions of one time must not be split across pages, whatever the page limit
+    store.write([rec(t, version=1, a=float(t)) for t in range(0, 50, 10)])
+    for version in range(2, 8):
+        store.write([rec(20, version=version, **{f"m{version}": float(version)})])
+    seen: list[Record] = []
+    cursor = None
+    while True:
+        page, cursor = store.history(ORG, KIND, "s1", 0, 100, limit=2, cursor=cursor)
+        seen += page
+        if cursor is None:
+            break
+    assert [r.time for r in seen] == [0, 10, 20, 30, 40]
+    assert sorted(seen[2].measures) == ["a", "m2", "m3", "m4", "m5", "m6", "m7"]
+    assert store.history(ORG, KIND, "s1", 0, 100, measures=["m5"])[0][0].measures["m5"].value == 5.0

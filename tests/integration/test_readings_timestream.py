@@ -68,7 +68,7 @@ def stored_records() -> list[dict[str, Any]]:
     return list(backend.databases[DB].tables[TABLE].records)
 
 
-def test_writes_multi_measure_records_in_batches_of_100(moto_store: Any) -> None:
+def test_writes_one_record_per_measure_in_batches_of_100(moto_store: Any) -> None:
     store, calls = moto_store
     measures = {
         "temp": Measure(DataType.Double, 21.25),
@@ -81,25 +81,60 @@ def test_writes_multi_measure_records_in_batches_of_100(moto_store: Any) -> None
 
     assert store.write(records) == []
 
-    assert calls["w"] == 3
-    first = stored_records()[0]
-    assert first["MeasureValueType"] == "MULTI" and first["TimeUnit"] == "MILLISECONDS"
-    assert first["Time"] == "1700000000000" and first["Version"] == 42 and first["MeasureName"] == "reading"
-    assert {d["Name"]: d["Value"] for d in first["Dimensions"]} == {
-        "_org": ORG,
-        "_kind": "sensor",
-        "_series": "s1",
-        "_d_site": "n",
+    assert calls["w"] == 13  # 250 readings x 5 measures = 1250 Timestream records, 100 per call
+    stored = stored_records()
+    first = [r for r in stored if r["Time"] == "1700000000000"]
+    assert {r["MeasureName"] for r in first} == {"temp", "count", "on", "label", "cfg"}
+    for record in first:
+        assert record["MeasureValueType"] == "MULTI" and record["TimeUnit"] == "MILLISECONDS"
+        assert record["Version"] == 42
+        assert {d["Name"]: d["Value"] for d in record["Dimensions"]} == {
+            "_org": ORG,
+            "_kind": "sensor",
+            "_series": "s1",
+            "_d_site": "n",
+        }
+    values = {r["MeasureName"]: {(m["Name"], m["Type"], m["Value"]) for m in r["MeasureValues"]} for r in first}
+    version = ("_version", "BIGINT", "42")
+    assert values == {
+        "temp": {("temp", "DOUBLE", "21.25"), version},
+        "count": {("count", "BIGINT", "7"), version},
+        "on": {("on", "BOOLEAN", "true"), version},
+        "label": {("label", "VARCHAR", "a'b"), version},
+        "cfg": {("cfg", "VARCHAR", '{"k":[1,2]}'), version, ("_json", "VARCHAR", '["cfg"]')},
     }
-    assert {(m["Name"], m["Type"], m["Value"]) for m in first["MeasureValues"]} == {
-        ("temp", "DOUBLE", "21.25"),
-        ("count", "BIGINT", "7"),
-        ("on", "BOOLEAN", "true"),
-        ("label", "VARCHAR", "a'b"),
-        ("cfg", "VARCHAR", '{"k":[1,2]}'),
-        ("_version", "BIGINT", "42"),
-        ("_json", "VARCHAR", '["cfg"]'),
-    }
+
+
+def test_a_later_request_with_another_metric_is_a_record_of_its_own(moto_store: Any) -> None:
+    """Issue 8.7: Timestream's record identity is (dimensions, measure name, time); with the metric
+    as the measure name a later version upserts that metric only, never the other metrics' record."""
+    store, _ = moto_store
+    store.write([rec(1000, version=2, soc=Measure(DataType.Double, 50.0))])
+    store.write([rec(1000, version=3, temp=Measure(DataType.Double, 20.0))])
+    identities = [
+        (r["MeasureName"], r["Time"], r["Version"], tuple(sorted(d["Value"] for d in r["Dimensions"])))
+        for r in stored_records()
+    ]
+    assert len(set((name, time, dims) for name, time, _, dims in identities)) == 2  # no upsert over "soc"
+    assert sorted((name, version) for name, _, version, _ in identities) == [("soc", 2), ("temp", 3)]
+
+
+def test_a_reading_refused_in_one_measure_is_reported_once() -> None:
+    store, write, _ = stubbed_store()
+    two = rec(1, version=5, a=Measure(DataType.Double, 1.0), b=Measure(DataType.Double, 2.0))
+    with Stubber(write) as stub:
+        stub.add_client_error(
+            "write_records",
+            "RejectedRecordsException",
+            http_status_code=419,
+            modeled_fields=rejected(
+                {"RecordIndex": 1, "Reason": "Measure value type mismatch with the existing column"},
+                {"RecordIndex": 2, "Reason": "Measure value type mismatch with the existing column"},
+                {"RecordIndex": 3, "Reason": "Measure value type mismatch with the existing column"},
+            ),
+        )
+        result = store.write([two, rec(2, version=5, a=Measure(DataType.Double, 1.0), b=Measure(DataType.Double, 2.0))])
+    assert [(r.index, r.retryable) for r in result] == [(0, False), (1, False)]
 
 
 def test_invalid_records_are_dead_lettered_without_a_call(moto_store: Any) -> None:
@@ -246,9 +281,10 @@ def test_latest_escapes_ids_and_parses_the_typed_row() -> None:
             {"QueryId": "q1", "ColumnInfo": STAR_COLUMNS, "Rows": [star_row("2023-11-14 22:13:20.250000000", "21.5")]},
         )
         latest = store.latest(ORG, KIND, "o'brien")
+    where = "\"_org\" = 'org_a' AND \"_kind\" = 'sensor' AND \"_series\" = 'o''brien'"
     assert sql == [
-        'SELECT * FROM "telemetry"."readings" WHERE "_org" = \'org_a\' AND "_kind" = \'sensor\''
-        " AND \"_series\" = 'o''brien' AND measure_name = 'reading' ORDER BY time DESC LIMIT 1"
+        f'SELECT * FROM "telemetry"."readings" WHERE {where}'
+        f' AND time = (SELECT max(time) FROM "telemetry"."readings" WHERE {where})'
     ]
     assert latest == Record(
         ORG,
@@ -274,51 +310,92 @@ def test_latest_of_an_unknown_series_is_none() -> None:
         assert store.latest(ORG, KIND, "none") is None
 
 
-def test_history_pages_with_next_token_and_filters_measures() -> None:
+PER_MEASURE_COLUMNS = [
+    column("_org", "VARCHAR"),
+    column("_kind", "VARCHAR"),
+    column("_series", "VARCHAR"),
+    column("measure_name", "VARCHAR"),
+    column("time", "TIMESTAMP"),
+    column("soc", "DOUBLE"),
+    column("temp", "DOUBLE"),
+    column("_version", "BIGINT"),
+]
+
+
+def measure_row(time: str, name: str, value: str, version: int) -> dict[str, Any]:
+    cells = {"soc": None, "temp": None, name: value}
+    values = [ORG, "sensor", "s1", name, time, cells["soc"], cells["temp"], str(version)]
+    return {"Data": [datum(v) for v in values]}
+
+
+def test_latest_merges_the_rows_of_one_time_per_metric() -> None:
+    """Issue 8.7: one query row per measure; the latest time's rows become one record."""
+    store, _, query = stubbed_store()
+    rows = [measure_row("2023-11-14 22:13:20", "soc", "50.0", 2), measure_row("2023-11-14 22:13:20", "temp", "20.0", 3)]
+    with Stubber(query) as stub:
+        stub.add_response("query", {"QueryId": "q", "ColumnInfo": PER_MEASURE_COLUMNS, "Rows": rows})
+        latest = store.latest(ORG, KIND, "s1")
+    assert latest == Record(
+        ORG,
+        KIND,
+        "s1",
+        1_700_000_000_000,
+        {"soc": Measure(DataType.Double, 50.0), "temp": Measure(DataType.Double, 20.0)},
+        3,
+    )
+
+
+def test_history_pages_by_time_and_merges_each_time() -> None:
     store, _, query = stubbed_store()
     sql = captured_sql(query)
+    t0, t1, t2 = "2023-11-14 22:13:20", "2023-11-14 22:13:21", "2023-11-14 22:13:22.5"
     with Stubber(query) as stub:
+        # a Timestream page may end in the middle of a time: rows of the next page still belong to it
         stub.add_response(
             "query",
-            {"QueryId": "q", "ColumnInfo": STAR_COLUMNS, "Rows": [], "NextToken": "t0"},
-            {"QueryString": ANY, "MaxRows": 2},
+            {
+                "QueryId": "q",
+                "ColumnInfo": PER_MEASURE_COLUMNS,
+                "Rows": [measure_row(t2, "soc", "3.0", 1), measure_row(t1, "soc", "2.0", 1)],
+                "NextToken": "n1",
+            },
         )
         stub.add_response(
             "query",
             {
                 "QueryId": "q",
-                "ColumnInfo": STAR_COLUMNS,
-                "Rows": [star_row("2023-11-14 22:13:20.000000000", "1.0"), star_row("2023-11-14 22:13:21", None)],
-                "NextToken": "tok/1+",
+                "ColumnInfo": PER_MEASURE_COLUMNS,
+                "Rows": [measure_row(t1, "temp", "21.0", 2), measure_row(t0, "soc", "1.0", 1)],
             },
-            {"QueryString": ANY, "MaxRows": 2, "NextToken": "t0"},
         )
-        page, cursor = store.history(ORG, KIND, "o'brien", 1000, 2000, measures=["temp"], limit=2, descending=True)
+        page, cursor = store.history(ORG, KIND, "s1", 0, 2_000_000_000_000, limit=2, descending=True)
         stub.add_response(
-            "query",
-            {"QueryId": "q", "ColumnInfo": STAR_COLUMNS, "Rows": [star_row("2023-11-14 22:13:22.5", "3.0")]},
-            {"QueryString": ANY, "MaxRows": 2, "NextToken": "tok/1+"},
+            "query", {"QueryId": "q", "ColumnInfo": PER_MEASURE_COLUMNS, "Rows": [measure_row(t0, "soc", "1.0", 1)]}
         )
         page2, cursor2 = store.history(
-            ORG, KIND, "o'brien", 1000, 2000, measures=["temp"], limit=2, descending=True, cursor=cursor
+            ORG, KIND, "s1", 0, 2_000_000_000_000, measures=["soc"], limit=2, descending=True, cursor=cursor
         )
         stub.assert_no_pending_responses()
-    assert "time >= from_milliseconds(1000) AND time < from_milliseconds(2000) ORDER BY time DESC" in sql[0]
-    assert len(set(sql)) == 1  # a NextToken must be replayed with the identical query text
-    assert [(r.time, dict(r.measures)) for r in page] == [(1_700_000_000_000, {"temp": Measure(DataType.Double, 1.0)})]
-    assert cursor and base64.urlsafe_b64decode(cursor + "==").decode() == "tok/1+"
-    assert [r.time for r in page2] == [1_700_000_002_500] and cursor2 is None
+    assert [(r.time, {n: m.value for n, m in r.measures.items()}) for r in page] == [
+        (1_700_000_002_500, {"soc": 3.0}),
+        (1_700_000_001_000, {"soc": 2.0, "temp": 21.0}),
+    ]
+    assert cursor and base64.urlsafe_b64decode(cursor + "==").decode() == "T#001700000001000"
+    assert "SELECT DISTINCT time" in sql[0] and "ORDER BY time DESC LIMIT 3)" in sql[0]
+    assert "time < from_milliseconds(1700000001000)" in sql[2]
+    assert [r.time for r in page2] == [1_700_000_000_000] and cursor2 is None
 
 
 def test_bad_or_foreign_cursor_is_a_validation_error() -> None:
-    store, _, query = stubbed_store()
-    with pytest.raises(ValidationFailed):
-        store.history(ORG, KIND, "s1", 0, 10, cursor="***")
-    with Stubber(query) as stub:
-        stub.add_client_error("query", "ValidationException", "Invalid next token")
+    store, _, _ = stubbed_store()
+    for bad in (
+        "***",
+        base64.urlsafe_b64encode(b"someone-elses").decode(),
+        base64.urlsafe_b64encode(b"T#000000000000099").decode(),
+    ):
         with pytest.raises(ValidationFailed) as info:
-            store.history(ORG, KIND, "s1", 0, 10, cursor=base64.urlsafe_b64encode(b"someone-elses").decode())
-    assert info.value.errors[0].path == ("continuationToken",)
+            store.history(ORG, KIND, "s1", 0, 10, cursor=bad)
+        assert info.value.errors[0].path == ("continuationToken",)
 
 
 def test_aggregate_sql_and_parsing() -> None:

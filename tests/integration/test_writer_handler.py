@@ -96,8 +96,8 @@ def test_a_poison_message_is_the_only_batch_item_failure(app: ModuleType, ddb: A
     result = app.lambda_handler(event, FakeContext())
     # Then only the poison message is reported, so SQS redelivers it (and later moves it to the DLQ)
     assert result == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
-    # and both good batches are stored: 35 time items + one latest item per series
-    assert item_count(ddb) == 35 + 2
+    # and both good batches are stored: 35 time items
+    assert item_count(ddb) == 35
 
 
 def test_the_same_message_delivered_twice_adds_no_rows(app: ModuleType, ddb: Any) -> None:
@@ -107,7 +107,7 @@ def test_the_same_message_delivered_twice_adds_no_rows(app: ModuleType, ddb: Any
     before = item_count(ddb)
     assert app.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
 
-    assert before == item_count(ddb) == 101
+    assert before == item_count(ddb) == 100
 
 
 def test_store_outage_fails_every_message_for_redelivery(app: ModuleType, ddb: Any) -> None:
@@ -131,3 +131,29 @@ def test_store_is_chosen_by_environment() -> None:
     for env in ({}, {"READING_STORE": "timestream", "TIMESTREAM_DATABASE": "db1"}, {"READING_STORE": "s3"}):
         with pytest.raises(ValueError):
             reading_store_from_env(env)
+
+
+def test_two_messages_with_different_metrics_for_one_instant_keep_both(app: ModuleType, ddb: Any) -> None:
+    """Issue 8.7 through the real writer: the state of charge, then the temperature, for the same instant."""
+    from telemetry.adapters.readings_dynamodb import DynamoDbReadingStore
+
+    def one(batch_id: str, version: int, **values: float) -> str:
+        measures = {name: Measure(DataType.Double, value) for name, value in values.items()}
+        return (
+            AcceptedBatch(batch_id, ORG, [Record(ORG, SeriesKind.THING, "s1", 5000, measures, version)])
+            .to_bytes()
+            .decode()
+        )
+
+    soc, temp = one("b1", 10, soc=80.0), one("b2", 11, temp=21.5)
+    # delivered out of order, the older one twice
+    event = {"Records": [message("m2", temp), message("m1", soc), message("m1b", soc)]}
+    assert app.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+
+    store = DynamoDbReadingStore(TABLE, client=ddb)
+    latest = store.latest(ORG, SeriesKind.THING, "s1")
+    assert latest is not None
+    assert {n: m.value for n, m in latest.measures.items()} == {"soc": 80.0, "temp": 21.5}
+    rows, _ = store.history(ORG, SeriesKind.THING, "s1", 0, 10_000)
+    assert [{n: m.value for n, m in r.measures.items()} for r in rows] == [{"soc": 80.0, "temp": 21.5}]
+    assert item_count(ddb) == 2  # one item per accepted batch; the redelivery rewrote its own

@@ -54,6 +54,22 @@ def test_same_version_rewrite_changes_nothing_and_higher_version_replaces() -> N
     assert store.count() == 1
 
 
+def test_a_later_version_replaces_only_the_metrics_it_carries() -> None:
+    """Issue 8.7: per-metric upserts; the same row whatever the order or redelivery."""
+    writes = [rec(1000, version=2, soc=50.0), rec(1000, version=3, temp=20.0), rec(1000, version=4, soc=51.0)]
+    for order in ([0, 1, 2], [2, 1, 0], [1, 2, 0, 0, 1]):
+        store = InMemoryReadingStore()
+        for i in order:
+            store.write([writes[i]])
+        rows, _ = store.history(ORG, SeriesKind.THING, "s1", 0, 2000)
+        assert [{n: m.value for n, m in r.measures.items()} for r in rows] == [{"soc": 51.0, "temp": 20.0}]
+        latest = store.latest(ORG, SeriesKind.THING, "s1")
+        assert latest == rows[0] and latest.version == 4
+        aggregates = store.aggregate(ORG, SeriesKind.THING, "s1", 0, 2000, 1000, {"soc": Aggregation.Sum})
+        assert [dict(r.values) for r in aggregates] == [{"soc": 51.0}]
+        assert store.count() == 1
+
+
 def test_latest_only_moves_forward() -> None:
     store = InMemoryReadingStore()
     store.write([rec(2000, version=1, temp=2.0)])

@@ -1,10 +1,12 @@
 """In-memory ReadingStore and ReadingQueue, and the pure rules every reading store shares.
 
 The in-memory store is the reference semantics of :class:`telemetry.ports.readings.ReadingStore`:
-upsert by (org, kind, series, time) where a higher version replaces, an equal version changes
-nothing (idempotent redelivery) and a lower version never overwrites; a latest record per series
-that only moves forward in (time, version); half-open time ranges; aggregates over intervals
-aligned to the epoch.
+per-metric upsert by (org, kind, series, time): every version of a time is kept, and the row is
+their merge (:func:`~telemetry.adapters.reading_rules.merge_versions`: each measure from the
+highest version that carries it), so a higher version replaces only the measures it sends, an
+equal version changes nothing (idempotent redelivery) and a lower version never overwrites; the
+latest row is the merged row of the greatest time; half-open time ranges; aggregates over
+intervals aligned to the epoch.
 
 The rules it shares with the real adapters (which records a store accepts, projection,
 aggregation, cursors) live in :mod:`telemetry.adapters.reading_rules`.
@@ -22,6 +24,7 @@ from telemetry.adapters.reading_rules import (
     compute_aggregates,
     decode_cursor,
     encode_cursor,
+    merge_versions,
     project,
     record_problem,
 )
@@ -50,8 +53,8 @@ class InMemoryReadingStore:
         self.reject = reject
         self.fail_with: Exception | None = None
         self.calls = 0
-        self._rows: dict[SeriesKey, dict[int, Record]] = {}
-        self._latest: dict[SeriesKey, Record] = {}
+        #: series -> time -> version -> record, as the DynamoDB adapter keeps one item per (time, version)
+        self._rows: dict[SeriesKey, dict[int, dict[int, Record]]] = {}
 
     def _check_up(self) -> None:
         if self.fail_with is not None:
@@ -71,18 +74,16 @@ class InMemoryReadingStore:
                 rejected.append(RejectedRecord(index, refusal[0], retryable=refusal[1]))
                 continue
             key: SeriesKey = (record.org_id, record.kind.value, record.series_id)
-            series = self._rows.setdefault(key, {})
-            stored = series.get(record.time)
-            if stored is None or stored.version < record.version:
-                series[record.time] = record
-            latest = self._latest.get(key)
-            if latest is None or (latest.time, latest.version) <= (record.time, record.version):
-                self._latest[key] = record
+            self._rows.setdefault(key, {}).setdefault(record.time, {}).setdefault(record.version, record)
         return rejected
+
+    def _series(self, org_id: str, kind: SeriesKind, series_id: str) -> dict[int, dict[int, Record]]:
+        return self._rows.get((org_id, kind.value, series_id), {})
 
     def latest(self, org_id: str, kind: SeriesKind, series_id: str) -> Record | None:
         self._check_up()
-        return self._latest.get((org_id, kind.value, series_id))
+        series = self._series(org_id, kind, series_id)
+        return merge_versions(series[max(series)].values()) if series else None
 
     def history(
         self,
@@ -99,13 +100,13 @@ class InMemoryReadingStore:
         self._check_up()
         check_limit(limit)
         after = int(decode_cursor(cursor, _MEMORY_CURSOR)[2:]) if cursor else None
-        series = self._rows.get((org_id, kind.value, series_id), {})
+        series = self._series(org_id, kind, series_id)
         times = sorted((t for t in series if start <= t < end), reverse=descending)
         if after is not None:
             times = [t for t in times if (t < after if descending else t > after)]
         page: list[Record] = []
         for position, time in enumerate(times):
-            record = project(series[time], measures)
+            record = project(merge_versions(series[time].values()), measures)
             if record is None:
                 continue
             page.append(record)
@@ -125,8 +126,8 @@ class InMemoryReadingStore:
         aggregations: Mapping[str, Aggregation],
     ) -> list[AggregateRow]:
         self._check_up()
-        series = self._rows.get((org_id, kind.value, series_id), {})
-        return compute_aggregates(series.values(), start, end, interval_ms, aggregations)
+        rows = (merge_versions(versions.values()) for versions in self._series(org_id, kind, series_id).values())
+        return compute_aggregates(rows, start, end, interval_ms, aggregations)
 
     def count(self) -> int:
         """Stored rows across all series (one per series and time)."""

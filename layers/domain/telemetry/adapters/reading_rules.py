@@ -76,6 +76,36 @@ def measure_problem(measure: Measure) -> str | None:
     return None
 
 
+def merge_versions(records: Iterable[Record]) -> Record:
+    """The row a series shows at one time: per-metric upsert over every stored version of that time.
+
+    Each measure (and each custom dimension) takes its value from the highest version that
+    carries it, so a later request replaces only the metrics it sends. The result depends only
+    on the set of versions stored, never on the order they were written or redelivered in.
+    The merged row's version is the highest one. ``records`` must share series and time, and
+    must not be empty. Two writes with the same version and time are one accepted batch (its
+    redelivery) and hold the same values.
+    """
+    ordered = sorted(records, key=lambda r: r.version)
+    if len(ordered) == 1:
+        return ordered[0]
+    measures: dict[str, Measure] = {}
+    dimensions: dict[str, str] = {}
+    for record in ordered:
+        measures.update(record.measures)
+        dimensions.update(record.dimensions)
+    top = ordered[-1]
+    return Record(
+        org_id=top.org_id,
+        kind=top.kind,
+        series_id=top.series_id,
+        time=top.time,
+        measures=measures,
+        version=top.version,
+        dimensions=dimensions,
+    )
+
+
 def project(record: Record, measures: Sequence[str] | None) -> Record | None:
     """Keep only the named measures; ``None`` when the record has none of them."""
     if measures is None:
@@ -109,7 +139,7 @@ def compute_aggregates(
 ) -> list[AggregateRow]:
     """One row per interval (aligned to the epoch) holding a value of at least one requested measure.
 
-    ``records`` must hold one record per time (versions already resolved). Avg/Sum/Min/Max use
+    ``records`` must hold one record per time (versions already merged with :func:`merge_versions`). Avg/Sum/Min/Max use
     only numeric (Double/Int) values and give ``None`` when there are none; Count counts values
     (0 when none); First/Last are the earliest/latest value of any type.
     """

@@ -8,8 +8,9 @@ keys can never collide and every key starts with the organization).
 * one **time item** per (series, time, version): ``sk = T#{time:015d}#{version:020d}``
   with ``t`` (N, epoch ms), ``v`` (N, version), ``m`` (M: measure name -> ``{"t": type, "v": value}``)
   and ``d`` (M of S, custom dimensions; omitted when empty);
-* one **latest item** per series: ``sk = LATEST``, same attributes, a copy of the record with the
-  greatest (time, version). ``LATEST`` sorts after every ``T#`` key, so range queries never see it.
+* no separate latest item: the latest row is the merge of the items of the greatest time, read
+  with one descending Query (see "Per-metric upserts" below). Tables written by earlier releases
+  hold a ``sk = LATEST`` item per series; it sorts after every ``T#`` key, so no query reads it.
 
 Measures are stored typed with the low-level client, so no ``Decimal`` is involved: Int is ``N``
 from ``str(int)`` and reads back with ``int()``; Double is ``N`` from ``repr(float)`` (the shortest
@@ -34,13 +35,23 @@ Instead each version gets its own item and readers keep the highest version per 
 * a lower version adds an item that loses on every read: it never overwrites, whatever the
   order or concurrency of writers, with no condition and no read-before-write.
 
+Per-metric upserts
+------------------
+"Wins" is per measure, not per item: a reader merges every version of one time with
+:func:`telemetry.adapters.reading_rules.merge_versions`, so each measure (and dimension) shows
+the value of the highest version that carries it. A device that sends its state of charge and,
+a moment later, its temperature for the same instant keeps both; a later state of charge
+replaces only the state of charge. The merge is a pure function of the set of stored items, so
+redelivery and reordering give the same row. ``latest``, ``history`` and ``aggregate`` all read
+through the same merge; history pages end on a time boundary (the cursor is the last ``sk`` of
+a time), so one time's versions are never split across pages.
+
 The costs, honestly: a superseded version stays in the table (a storage cost only for the rare
 rewrite of the same series and time with a new version, e.g. a client resending readings; a
 TTL or a compaction job could reclaim it), and readers read and drop it. Writes stay at
 ``ceil(n / 25)`` BatchWriteItem calls (UnprocessedItems are retried with exponential backoff and
-jitter) plus ONE conditional PutItem per series per ``write`` call for the latest item, whose
-condition ``attribute_not_exists(pk) OR t < :t OR (t = :t AND v <= :v)`` makes it move only
-forward; ConditionalCheckFailed there means "already newer" and is not an error.
+jitter) and nothing else: no latest item to move (a per-metric merge cannot be expressed as one
+conditional put; see docs/performance.md, "Per-metric upserts", for the costs).
 
 Failures: throttling that outlasts botocore's retries, a missing table, connection errors and
 any other ClientError/BotoCoreError become :class:`telemetry.errors.Unavailable`. A
@@ -70,6 +81,7 @@ from telemetry.adapters.reading_rules import (
     compute_aggregates,
     decode_cursor,
     encode_cursor,
+    merge_versions,
     project,
     record_problem,
 )
@@ -82,10 +94,10 @@ if TYPE_CHECKING:
 
 Item = dict[str, Any]
 
-LATEST_SK = "LATEST"
+#: items per latest-Query page: one time rarely holds more versions than this
+_LATEST_PAGE = 8
 MAX_ITEM_BYTES = 400 * 1024
 _CURSOR = re.compile(r"T#\d{15}#\d{20}")
-_LATEST_CONDITION = "attribute_not_exists(pk) OR #t < :t OR (#t = :t AND #v <= :v)"
 _DYNAMO_NUMBER_MIN, _DYNAMO_NUMBER_MAX = 1e-130, 1e126
 
 
@@ -257,8 +269,6 @@ class DynamoDbReadingStore:
         pending = list(entries.values())
         for start in range(0, len(pending), self.max_batch_size):
             rejected.extend(self._put_batch(pending[start : start + self.max_batch_size]))
-        refused = {r.index for r in rejected}
-        self._advance_latest([r for i, r in enumerate(records) if i not in refused])
         return sorted(rejected, key=lambda r: r.index)
 
     def _put_batch(self, batch: list[_Entry]) -> list[RejectedRecord]:
@@ -297,42 +307,15 @@ class DynamoDbReadingStore:
         """Full jitter, capped at 2 s."""
         return random.uniform(0, min(2.0, self._base_delay * 2 ** (attempt - 1)))
 
-    def _advance_latest(self, records: Sequence[Record]) -> None:
-        """One conditional put per series: the newest (time, version) of this call, if newer than stored."""
-        from botocore.exceptions import ClientError
-
-        newest: dict[str, Record] = {}
-        for record in records:
-            pk = series_pk(record.org_id, record.kind, record.series_id)
-            current = newest.get(pk)
-            if current is None or (current.time, current.version) < (record.time, record.version):
-                newest[pk] = record
-        for pk, record in newest.items():
-            try:
-                self._call(
-                    "put_item",
-                    ("ConditionalCheckFailedException",),
-                    TableName=self.table_name,
-                    Item={"pk": {"S": pk}, "sk": {"S": LATEST_SK}, **_attributes(record)},
-                    ConditionExpression=_LATEST_CONDITION,
-                    ExpressionAttributeNames={"#t": "t", "#v": "v"},
-                    ExpressionAttributeValues={":t": {"N": str(record.time)}, ":v": {"N": str(record.version)}},
-                )
-            except ClientError as exc:
-                if _error_code(exc) != "ConditionalCheckFailedException":
-                    raise Unavailable(f"DynamoDB put_item failed: {_error_code(exc)}") from exc
-                # the stored latest is already newer: a backfill, or a redelivery of an older message
-
     # --- reads --------------------------------------------------------------------------------
 
     def latest(self, org_id: str, kind: SeriesKind, series_id: str) -> Record | None:
-        response = self._call(
-            "get_item",
-            TableName=self.table_name,
-            Key={"pk": {"S": series_pk(org_id, kind, series_id)}, "sk": {"S": LATEST_SK}},
-        )
-        item = response.get("Item")
-        return _record(org_id, kind, series_id, item) if item else None
+        """The merged row of the greatest time: one descending Query, stopped at the first older item."""
+        pk = series_pk(org_id, kind, series_id)
+        items = self._items(pk, 0, MAX_TIME + 1, descending=True, page_size=_LATEST_PAGE)
+        for record, _ in self._merged(org_id, kind, series_id, items):
+            return record
+        return None
 
     def _items(
         self,
@@ -369,16 +352,20 @@ class DynamoDbReadingStore:
                 return
             kwargs["ExclusiveStartKey"] = last
 
-    def _winners(self, items: Iterator[Item]) -> Iterator[tuple[Item, str]]:
-        """Collapse consecutive items of one time to the highest version; yields (item, last sk of the time)."""
+    @staticmethod
+    def _merged(org_id: str, kind: SeriesKind, series_id: str, items: Iterator[Item]) -> Iterator[tuple[Record, str]]:
+        """Merge consecutive items of one time (per-metric upsert); yields (row, last sk of the time).
+
+        Lazy: the caller stops reading (and Query stops paging) as soon as it has enough rows.
+        """
         group: list[Item] = []
         for item in items:
             if group and item["t"]["N"] != group[0]["t"]["N"]:
-                yield max(group, key=lambda i: int(i["v"]["N"])), group[-1]["sk"]["S"]
+                yield merge_versions(_record(org_id, kind, series_id, i) for i in group), group[-1]["sk"]["S"]
                 group = []
             group.append(item)
         if group:
-            yield max(group, key=lambda i: int(i["v"]["N"])), group[-1]["sk"]["S"]
+            yield merge_versions(_record(org_id, kind, series_id, i) for i in group), group[-1]["sk"]["S"]
 
     def history(
         self,
@@ -402,10 +389,10 @@ class DynamoDbReadingStore:
         items = self._items(pk, start, end, descending, after_sk, page_size=min(limit + 1, 1000))
         page: list[Record] = []
         last_sk: str | None = None
-        for item, group_last_sk in self._winners(items):
+        for row, group_last_sk in self._merged(org_id, kind, series_id, items):
             if len(page) == limit:  # one more time exists beyond the page
                 return page, encode_cursor(last_sk) if last_sk else None
-            record = project(_record(org_id, kind, series_id, item), measures)
+            record = project(row, measures)
             last_sk = group_last_sk
             if record is not None:
                 page.append(record)
@@ -422,5 +409,5 @@ class DynamoDbReadingStore:
         aggregations: Mapping[str, Aggregation],
     ) -> list[AggregateRow]:
         pk = series_pk(org_id, kind, series_id)
-        records = (_record(org_id, kind, series_id, item) for item, _ in self._winners(self._items(pk, start, end)))
+        records = (row for row, _ in self._merged(org_id, kind, series_id, self._items(pk, start, end)))
         return compute_aggregates(records, start, end, interval_ms, aggregations)

@@ -2,8 +2,28 @@
 
 Note: AWS closed LiveAnalytics to new customers in 2025; DynamoDB is the default store.
 
-Record layout: one MULTI measure record per :class:`Record`, ``MeasureName = "reading"``,
-``Time`` in MILLISECONDS, ``Version = record.version``.
+Record layout: one MULTI measure record **per measure** of a :class:`Record`:
+``MeasureName = <measure name>``, ``Time`` in MILLISECONDS, ``Version = record.version``.
+
+Why one record per measure (per-metric upserts)
+-----------------------------------------------
+Timestream identifies a record by (dimensions, measure name, time). A record with the same
+identity and a higher ``Version`` replaces the stored one *whole* (for a multi-measure record,
+every measure it does not carry becomes NULL); a lower or equal version is rejected with
+``ExistingVersion``. With one multi-measure record per reading (``MeasureName = "reading"``), a
+second request with a different metric for the same instant erased the first metric. With the
+measure name in the identity, a later version replaces exactly that metric, natively, with no
+read before write, in any order and under redelivery; this is the per-metric upsert that
+:func:`telemetry.adapters.reading_rules.merge_versions` defines for every store.
+
+It stays a MULTI record (one measure plus ``_version``/``_json``) rather than a single-measure
+one so that each metric keeps its own typed column named after it: aggregates stay
+``avg("temp")`` over that column, with no pivot over ``measure_value::double``. A query row is now
+one (time, measure): readers merge the rows of one time (``latest`` and ``history``) into one
+record; ``aggregate`` needs no merge (each column is non-NULL only on its own rows).
+
+Rows written by earlier releases (``measure_name = 'reading'``, every measure in one row) are
+still read: they merge with newer per-measure rows by their ``_version``.
 
 * dimensions: ``_org``, ``_kind``, ``_series`` and ``_d_{name}`` for each custom dimension. The
   leading underscore keeps them apart from measure columns (metric names start with a letter),
@@ -14,7 +34,8 @@ Record layout: one MULTI measure record per :class:`Record`, ``MeasureName = "re
   version in queries) and, when the record holds Json measures, ``_json`` (VARCHAR, a JSON list
   of their names, so a reader knows which VARCHARs to decode).
 
-Writes go in batches of 100 (``max_batch_size``). RejectedRecordsException is handled per record
+Writes go in batches of 100 Timestream records (``max_batch_size``; a reading with m measures is
+m records, so 1000 two-metric readings are 20 calls). RejectedRecordsException is handled per record
 (``RejectedRecords[].RecordIndex / Reason / ExistingVersion``); the records not listed there were
 ingested. Decisions:
 
@@ -36,20 +57,21 @@ retries, ResourceNotFound, connection errors) raise :class:`telemetry.errors.Una
 ValidationException on a batch is narrowed by resending its records one per call.
 
 Queries are Timestream SQL. Every value placed in SQL is a validated integer, a single-quoted
-literal with ``'`` doubled, or a double-quoted identifier checked against a strict pattern. History
-pages use Timestream's ``NextToken`` (base64 in the cursor). A token is tied to the exact query
-text, which contains the org, so a token from another tenant's query is refused by Timestream; a
-malformed, foreign or expired token becomes ``ValidationFailed`` on ``continuationToken``.
+literal with ``'`` doubled, or a double-quoted identifier checked against a strict pattern.
+History pages are chosen by time, not by row (a row is one measure, and a page must never split
+one time's measures): a subquery picks the next ``limit + 1`` distinct times after the cursor, the
+outer query reads every row of those times. The cursor is the last time returned (base64 of
+``T#<time>``, as the other stores); the org is in the query text, so a cursor cannot leave the
+caller's series, and a malformed one is ``ValidationFailed`` on ``continuationToken``.
 
-Known limits: SQL on a measure column that no record of the table ever had fails (Timestream
+Known limits: two batches accepted in the same microsecond (the version) for the same series,
+time and metric cannot be ordered; Timestream keeps the first one written. SQL on a measure column that no record of the table ever had fails (Timestream
 builds columns from data); Avg/Sum/Min/Max on a VARCHAR column fail in SQL (callers aggregate
 numeric metrics only); First/Last of a Json measure come back as JSON text.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import calendar
 import os
 import random
@@ -60,7 +82,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
-from telemetry.adapters.reading_rules import check_interval, check_limit, project, record_problem
+from telemetry.adapters.reading_rules import (
+    check_interval,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    merge_versions,
+    project,
+    record_problem,
+)
 from telemetry.errors import Unavailable, ValidationFailed
 from telemetry.models.readings import AggregateRow, Measure, Record, RejectedRecord, SeriesKind
 from telemetry.models.types import Aggregation, DataType
@@ -69,7 +99,8 @@ if TYPE_CHECKING:
     from mypy_boto3_timestream_query import TimestreamQueryClient
     from mypy_boto3_timestream_write import TimestreamWriteClient
 
-MEASURE_NAME = "reading"
+#: the measure name of the one-record-per-reading layout of earlier releases (still read)
+LEGACY_MEASURE_NAME = "reading"
 ORG_DIM, KIND_DIM, SERIES_DIM, DIM_PREFIX = "_org", "_kind", "_series", "_d_"
 VERSION_COLUMN, JSON_COLUMN = "_version", "_json"
 MAX_DIMENSION_NAME_BYTES = 60
@@ -81,6 +112,7 @@ _TS_TYPES = {
     DataType.String: "VARCHAR",
     DataType.Json: "VARCHAR",
 }
+_CURSOR = re.compile(r"T#\d{15}")
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.\-]{3,256}")
 _MEASURE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,255}")
 _RESERVED = ("ts_", "measure_value", "measure_name", "time")
@@ -159,7 +191,8 @@ def _encode(measure: Measure) -> str:
     return orjson.dumps(value).decode()
 
 
-def to_timestream(record: Record) -> dict[str, Any]:
+def to_timestream(record: Record) -> list[dict[str, Any]]:
+    """One Timestream record per measure (see the module docstring: per-metric upserts)."""
     dims = [
         {"Name": ORG_DIM, "Value": record.org_id, "DimensionValueType": "VARCHAR"},
         {"Name": KIND_DIM, "Value": record.kind.value, "DimensionValueType": "VARCHAR"},
@@ -170,20 +203,24 @@ def to_timestream(record: Record) -> dict[str, Any]:
         for k, v in sorted(record.dimensions.items())
         if v
     ]
-    values = [{"Name": name, "Value": _encode(m), "Type": _TS_TYPES[m.type]} for name, m in record.measures.items()]
-    values.append({"Name": VERSION_COLUMN, "Value": str(record.version), "Type": "BIGINT"})
-    json_names = sorted(name for name, m in record.measures.items() if m.type is DataType.Json)
-    if json_names:
-        values.append({"Name": JSON_COLUMN, "Value": orjson.dumps(json_names).decode(), "Type": "VARCHAR"})
-    return {
-        "Dimensions": dims,
-        "MeasureName": MEASURE_NAME,
-        "MeasureValueType": "MULTI",
-        "MeasureValues": values,
-        "Time": str(record.time),
-        "TimeUnit": "MILLISECONDS",
-        "Version": record.version,
-    }
+    time, version = str(record.time), {"Name": VERSION_COLUMN, "Value": str(record.version), "Type": "BIGINT"}
+    out = []
+    for name, m in record.measures.items():
+        values = [{"Name": name, "Value": _encode(m), "Type": _TS_TYPES[m.type]}, version]
+        if m.type is DataType.Json:
+            values.append({"Name": JSON_COLUMN, "Value": orjson.dumps([name]).decode(), "Type": "VARCHAR"})
+        out.append(
+            {
+                "Dimensions": dims,
+                "MeasureName": name,
+                "MeasureValueType": "MULTI",
+                "MeasureValues": values,
+                "Time": time,
+                "TimeUnit": "MILLISECONDS",
+                "Version": record.version,
+            }
+        )
+    return out
 
 
 def parse_timestamp(text: str) -> int:
@@ -330,10 +367,14 @@ class TimestreamReadingStore:
             if problem:
                 rejected.append(RejectedRecord(index, problem, retryable=False))
             else:
-                pending.append((index, to_timestream(record)))
+                pending.extend((index, measure_record) for measure_record in to_timestream(record))
         for start in range(0, len(pending), self.max_batch_size):
             rejected.extend(self._write_chunk(pending[start : start + self.max_batch_size]))
-        return sorted(rejected, key=lambda r: r.index)
+        # a reading is several Timestream records: report each refused reading once
+        first: dict[int, RejectedRecord] = {}
+        for refusal in rejected:
+            first.setdefault(refusal.index, refusal)
+        return sorted(first.values(), key=lambda r: r.index)
 
     def _write_chunk(self, chunk: list[tuple[int, dict[str, Any]]]) -> list[RejectedRecord]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -414,7 +455,7 @@ class TimestreamReadingStore:
     def _where(self, org_id: str, kind: SeriesKind, series_id: str) -> str:
         return (
             f'"{ORG_DIM}" = {sql_literal(org_id)} AND "{KIND_DIM}" = {sql_literal(kind.value)}'
-            f' AND "{SERIES_DIM}" = {sql_literal(series_id)} AND measure_name = {sql_literal(MEASURE_NAME)}'
+            f' AND "{SERIES_DIM}" = {sql_literal(series_id)}'
         )
 
     @staticmethod
@@ -422,18 +463,34 @@ class TimestreamReadingStore:
         return f"time >= from_milliseconds({int(start)}) AND time < from_milliseconds({int(end)})"
 
     def latest_sql(self, org_id: str, kind: SeriesKind, series_id: str) -> str:
-        return f"SELECT * FROM {self._from} WHERE {self._where(org_id, kind, series_id)} ORDER BY time DESC LIMIT 1"
+        where = self._where(org_id, kind, series_id)
+        return f"SELECT * FROM {self._from} WHERE {where} AND time = (SELECT max(time) FROM {self._from} WHERE {where})"
 
     def latest(self, org_id: str, kind: SeriesKind, series_id: str) -> Record | None:
+        """Every row (one per measure) of the greatest time, merged into one record."""
         rows = self._all_rows(self.latest_sql(org_id, kind, series_id))
-        return row_to_record(org_id, kind, series_id, rows[0]) if rows else None
+        merged = _merge_rows(org_id, kind, series_id, rows)
+        return merged[0] if merged else None
 
-    def history_sql(self, org_id: str, kind: SeriesKind, series_id: str, start: int, end: int, descending: bool) -> str:
+    def history_sql(
+        self,
+        org_id: str,
+        kind: SeriesKind,
+        series_id: str,
+        start: int,
+        end: int,
+        descending: bool,
+        after: int | None = None,
+        times: int = 1000,
+    ) -> str:
+        """Every row of the next ``times`` distinct times after ``after`` (exclusive), in time order."""
         order = "DESC" if descending else "ASC"
-        return (
-            f"SELECT * FROM {self._from} WHERE {self._where(org_id, kind, series_id)}"
-            f" AND {self._range(start, end)} ORDER BY time {order}"
-        )
+        where = self._where(org_id, kind, series_id)
+        window = self._range(start, end)
+        if after is not None:
+            window += f" AND time {'<' if descending else '>'} from_milliseconds({int(after)})"
+        chosen = f"SELECT DISTINCT time FROM {self._from} WHERE {where} AND {window} ORDER BY time {order} LIMIT {int(times)}"
+        return f"SELECT * FROM {self._from} WHERE {where} AND time IN ({chosen}) ORDER BY time {order}"
 
     def history(
         self,
@@ -447,18 +504,20 @@ class TimestreamReadingStore:
         cursor: str | None = None,
         descending: bool = False,
     ) -> tuple[list[Record], str | None]:
-        """One Timestream page (MaxRows = min(limit, 1000)); pages may be shorter than ``limit``."""
+        """Up to ``limit`` times (fewer when ``measures`` leaves some out), each merged over its rows."""
         check_limit(limit)
-        token = _decode_token(cursor) if cursor else None
-        sql = self.history_sql(org_id, kind, series_id, start, end, descending)
-        while True:
-            response = self._query(sql, token, max_rows=min(limit, 1000))
-            token = response.get("NextToken")
-            rows = parse_rows(response)
-            if rows or not token:  # Timestream may answer a page with no rows and a token
-                break
-        page = [project(row_to_record(org_id, kind, series_id, row), measures) for row in rows]
-        return [r for r in page if r is not None], _encode_token(token) if token else None
+        after = None
+        if cursor:
+            after = int(decode_cursor(cursor, _CURSOR)[2:])
+            if not start <= after < end:
+                raise ValidationFailed.single(["continuationToken"], "does not belong to this time range")
+        times = min(limit, 1000)
+        sql = self.history_sql(org_id, kind, series_id, start, end, descending, after, times + 1)
+        merged = _merge_rows(org_id, kind, series_id, self._all_rows(sql))
+        more = len(merged) > times
+        merged = merged[:times]
+        page = [r for r in (project(record, measures) for record in merged) if r is not None]
+        return page, encode_cursor(f"T#{merged[-1].time:015d}") if more else None
 
     def aggregate_sql(
         self,
@@ -509,15 +568,18 @@ class TimestreamReadingStore:
         return result
 
 
-def _encode_token(token: str) -> str:
-    return base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
-
-
-def _decode_token(cursor: str) -> str:
-    try:
-        token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        token = ""
-    if not token or not token.isprintable():
-        raise ValidationFailed.single(["continuationToken"], "is not a valid continuation token")
-    return token
+def _merge_rows(
+    org_id: str, kind: SeriesKind, series_id: str, rows: Sequence[Mapping[str, tuple[str | None, Any]]]
+) -> list[Record]:
+    """Rows in time order (one per measure) -> one merged record per time, in the same order."""
+    out: list[Record] = []
+    group: list[Record] = []
+    for row in rows:
+        record = row_to_record(org_id, kind, series_id, row)
+        if group and record.time != group[0].time:
+            out.append(merge_versions(group))
+            group = []
+        group.append(record)
+    if group:
+        out.append(merge_versions(group))
+    return out

@@ -10,7 +10,12 @@ from telemetry.models.types import Aggregation
 
 
 class ReadingStore(Protocol):
-    """Where records live. Writes are idempotent upserts keyed by (org, kind, series, time)."""
+    """Where records live. Writes are idempotent per-metric upserts keyed by (org, kind, series, time).
+
+    The row of a time is :func:`telemetry.adapters.reading_rules.merge_versions` of every version
+    written for it: each measure from the highest version that carries it. Every read (latest,
+    history, aggregate) sees merged rows; the result never depends on write order.
+    """
 
     #: the largest number of records one store call accepts (DynamoDB 25, Timestream 100)
     max_batch_size: int
@@ -18,8 +23,8 @@ class ReadingStore(Protocol):
     def write(self, records: Sequence[Record]) -> list[RejectedRecord]:
         """Write records (any count; the adapter batches). Returns the ones refused, by index.
 
-        Also moves the series' latest record forward: a record older than the stored latest
-        never replaces it. Raises :class:`telemetry.errors.Unavailable` when the store is down.
+        ``latest`` then answers the merged row of the greatest time: a record older than the
+        stored latest never replaces it. Raises :class:`telemetry.errors.Unavailable` when the store is down.
         """
         ...
 

@@ -335,7 +335,10 @@ class DataPointIngest:
                 source.metricIds[k]: float(v) if source.schema_[k].type is ValueType.number else v
                 for k, v in typed.items()
             }
-            measures[source.pointMetricId] = {"_id": point_id, "createdAt": created, "metadata": p.metadata}
+            # "m": the point's own metric ids. The store upserts per metric, so a later point at
+            # the same time that omits a value would otherwise still show the earlier one.
+            point = {"_id": point_id, "createdAt": created, "metadata": p.metadata, "m": sorted(measures)}
+            measures[source.pointMetricId] = point
             rows[source.id][p.time] = measures  # same data source and time: the later point replaces
             echoes.append(
                 {

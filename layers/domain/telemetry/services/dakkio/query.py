@@ -45,9 +45,12 @@ def _time(params: Mapping[str, str], name: str, default: int, issues: list[Field
 
 def point_from_record(record: Record, bucket_id: str, source: DataSource) -> dict[str, Any]:
     keys = {mid: key for key, mid in source.metricIds.items()}
-    values = {keys[mid]: m.value for mid, m in record.measures.items() if mid in keys}
     point = record.measures.get(source.pointMetricId)
     extra: dict[str, Any] = point.value if point is not None and isinstance(point.value, dict) else {}
+    own = extra.get("m")  # the point's metric ids: values of an earlier point at this time are not its own
+    if isinstance(own, list):
+        keys = {mid: key for mid, key in keys.items() if mid in own}
+    values = {keys[mid]: m.value for mid, m in record.measures.items() if mid in keys}
     point_id = extra.get("_id") or _derived_id(source.id, record.time)
     return {
         "_id": point_id,
