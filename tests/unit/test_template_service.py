@@ -352,6 +352,7 @@ def test_scopes_and_tenancy(w: World) -> None:
         lambda p: w.s.delete(p, template.id),
         lambda p: w.s.apply(p, w.thing, template.id, b"{}", preview_only=True),
         lambda p: w.s.apply_transactions(p, template.id, b"{}", preview_only=True),
+        lambda p: w.s.test(p, template.id, b"{}"),  # a dry run runs the template's code: a write scope
     ):
         with pytest.raises(Forbidden):
             call(reader)

@@ -227,7 +227,7 @@ class TemplateService:
     # ------------------------------------------------------------ dry run
     def test(self, principal: Principal, template_id: str, payload: bytes | str) -> dict[str, Any]:
         """Dry run on a sample payload: no Thing, nothing written; the report plus what it would write."""
-        require(principal, "templates:read")
+        require(principal, "templates:write")  # it runs the template's code
         template = self._usable(principal.org_id, template_id)
         metrics = self._metrics(principal.org_id, template.spec)
         return _preview(test_template(template, payload, metrics))
