@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 
@@ -39,12 +40,12 @@ _CHILD = textwrap.dedent(
 )
 
 
-def _run(source: str) -> dict[str, object]:
+def _run(source: str) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD, source], capture_output=True, text=True, timeout=120, check=False
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 
