@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,11 +50,44 @@ def test_every_function_has_a_sample_event(platform: Platform) -> None:
     assert missing == []
 
 
-@pytest.mark.parametrize("sample", sorted(p.name for p in (REPO / "events").glob("*.json")))
-def test_sample_events_run_without_a_server_error(platform: Platform, sample: str) -> None:
-    """Each sample, fed to its function as `sam local invoke -e` would: a well-formed answer.
+#: each sample's documented answer: the samples name resources that do not exist (a 404 on the
+#: route), carry no real credential on the dialects that check their own (a 401), or create
+#: something (201) or list (200). A change of status is a change of contract: update it here.
+SAMPLE_STATUS: dict[str, int] = {
+    **dict.fromkeys(
+        ["amq_buildings_create", "ct_streams_create", "dk_buckets_create", "fleets_create", "metrics_create",
+         "sites_create"],
+        201,
+    ),
+    **dict.fromkeys(
+        ["amq_buildings_list", "amq_parameters_list", "ct_metric_query", "ct_metrics_list", "ct_streams_list",
+         "dk_buckets_list", "fleets_list", "metrics_list", "sites_list", "thing_types_list", "tmpl_list",
+         "tmpl_transactions_list"],
+        200,
+    ),
+    **dict.fromkeys(
+        ["amq_measurements_ingest", "ct_ingest", "dk_data_batch", "dk_data_ingest", "dk_data_query"], 401
+    ),
+    # a create that names a metric that does not exist: a validation failure of the body
+    **dict.fromkeys(["thing_types_create", "tmpl_create"], 400),
+}  # fmt: skip
 
-    The samples name resources that do not exist, so most answers are 4xx; none may be 5xx."""
+
+def _status_of(sample: str) -> int:
+    return SAMPLE_STATUS.get(sample, 404)
+
+
+def _headers(result: dict[str, Any]) -> dict[str, str]:
+    out = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+    for k, values in (result.get("multiValueHeaders") or {}).items():
+        out.setdefault(k.lower(), values[0])
+    return out
+
+
+@pytest.mark.parametrize("sample", sorted(p.name for p in (REPO / "events").glob("*.json")))
+def test_sample_events_answer_their_documented_status(platform: Platform, sample: str) -> None:
+    """Each sample, fed to its function as `sam local invoke -e` would: its documented status, and
+    a refusal in the route's documented error shape (problem+json, or {error, message} on /api/data)."""
     by_folder = {s.code_dir.name: s.logical_id for s in platform.template.functions()}
     function = platform.functions[by_folder[sample.removesuffix(".json")]]
     event = json.loads((REPO / "events" / sample).read_text())
@@ -65,4 +99,23 @@ def test_sample_events_run_without_a_server_error(platform: Platform, sample: st
     if "Records" in event:
         assert result == {"batchItemFailures": []}
         return
-    assert 200 <= result["statusCode"] < 500, result
+    name = sample.removesuffix(".json")
+    assert result["statusCode"] == _status_of(name), result
+    body = json.loads(result["body"]) if result.get("body") else None
+    if result["statusCode"] < 400:
+        assert isinstance(body, dict | list), result
+        return
+    content_type = _headers(result).get("content-type", "")
+    assert isinstance(body, dict), result
+    if event["path"].startswith("/api/data"):  # dakkio's data routes keep dakkio's error body
+        assert content_type.startswith("application/json"), result
+        assert isinstance(body.get("error"), str) and isinstance(body.get("message"), str), body
+    else:
+        assert content_type.startswith("application/problem+json"), result
+        assert body["status"] == result["statusCode"] and body["title"] and body["type"], body
+        assert isinstance(body.get("detail"), str), body
+
+
+def test_every_sample_status_names_a_sample() -> None:
+    samples = {p.stem for p in (REPO / "events").glob("*.json")}
+    assert set(SAMPLE_STATUS) - samples == set()

@@ -24,7 +24,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v2/templates/{templateId}"): "templates:read",
     ("PUT", "/v2/templates/{templateId}"): "templates:write",
     ("DELETE", "/v2/templates/{templateId}"): "templates:write",
-    ("POST", "/v2/templates/{templateId}/test"): "templates:read",
+    ("POST", "/v2/templates/{templateId}/test"): "templates:write",  # it runs the template's code (issue 8.10)
     ("POST", "/v2/thing/{thingId}/data/template/{templateId}"): "data:write",
     ("POST", "/v2/transactions/template/{templateId}"): "data:write",
     ("GET", "/v2/transactions"): "data:read",

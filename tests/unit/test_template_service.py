@@ -309,20 +309,46 @@ def test_a_concurrent_update_does_not_lose_a_revision(w: World) -> None:
     assert mine.revision == 3 and mine.name == "theirs" and mine.description == "mine"
 
 
+class ReadThenWait(TemplatesRepository):
+    """The real repository; each thread's FIRST read waits until every thread has read, so all of
+    them start from the same revision and their writes really collide (issue 8.12)."""
+
+    def __init__(self, store: Any, barrier: threading.Barrier) -> None:
+        super().__init__(store)
+        self.barrier = barrier
+        self.waited = threading.local()
+
+    def get(self, org_id: str, template_id: str) -> templates_repo.StoredTemplate | None:
+        found = super().get(org_id, template_id)
+        if not getattr(self.waited, "done", False):
+            self.waited.done = True
+            self.barrier.wait(timeout=10)
+        return found
+
+
+#: at most UPDATE_ATTEMPTS contenders: each round one wins, so every PUT lands within its attempts
+PARALLEL_PUTS = 4
+
+
 def test_parallel_updates_each_get_their_own_revision(w: World) -> None:
+    """Fails when ``replace`` does not check the version: all four read revision 1, all write 2."""
     template = w.create(w.spec_template())
+    plain, w.s.templates = w.s.templates, ReadThenWait(w.c.repo.store, threading.Barrier(PARALLEL_PUTS))
     results: list[int] = []
 
     def put(i: int) -> None:
         results.append(w.s.update(w.who, template.id, orjson.dumps({"name": f"n{i}"})).revision)
 
-    threads = [threading.Thread(target=put, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(PARALLEL_PUTS)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(results) == list(range(2, 10))
-    assert w.s.get(w.who, template.id).revision == 9
+    w.s.templates = plain
+    assert sorted(results) == list(range(2, 2 + PARALLEL_PUTS))
+    stored = w.s.get(w.who, template.id)
+    assert stored.revision == 1 + PARALLEL_PUTS
+    assert stored.name in {f"n{i}" for i in range(PARALLEL_PUTS)}
 
 
 def test_delete_is_soft_idempotent_and_blocks_use(w: World) -> None:
@@ -352,6 +378,7 @@ def test_scopes_and_tenancy(w: World) -> None:
         lambda p: w.s.delete(p, template.id),
         lambda p: w.s.apply(p, w.thing, template.id, b"{}", preview_only=True),
         lambda p: w.s.apply_transactions(p, template.id, b"{}", preview_only=True),
+        lambda p: w.s.test(p, template.id, b"{}"),  # a dry run runs the template's code: a write scope
     ):
         with pytest.raises(Forbidden):
             call(reader)

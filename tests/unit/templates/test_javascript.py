@@ -178,6 +178,7 @@ def test_a_reading_dated_after_now_plus_24h_is_skipped(metrics: dict[str, Metric
     assert result.report.as_dict()["recordsSkipped"][0]["reason"] == "invalid_timestamp"
 
 
-def test_a_top_level_return_of_text_is_a_script_result_failure(metrics: dict[str, MetricDefinition]) -> None:
+def test_a_top_level_return_of_text_is_a_script_failure_not_a_500(metrics: dict[str, MetricDefinition]) -> None:
+    """The source is compiled as a script, so a top-level ``return`` is V8's own SyntaxError."""
     err = failure(js('return "abc"; function handler() { return [] }'), {}, metrics)
-    assert err.reason == "script-result"
+    assert err.reason == "script-error"

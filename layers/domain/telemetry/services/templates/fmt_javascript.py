@@ -23,28 +23,67 @@ from telemetry.models.metrics import MetricDefinition
 from telemetry.models.templates import JavaScriptHandlerSpec
 from telemetry.services.templates.engine import Field, compile_field, map_records, usable_metric
 from telemetry.services.templates.errors import TemplateExecutionFailed
-from telemetry.services.templates.limits import MAX_RECORDS
+from telemetry.services.templates.limits import MAX_RECORDS, MAX_SCRIPT_RESULT_CHARS
 from telemetry.services.templates.report import ApplyReport, Reading
 from telemetry.services.templates.values import MISSING, make_getter, ts_auto
 
 UNDECLARED_METRIC = "undeclared_metric"
 _RESULT_MARK = "\x00RESULT:"
+_RESULT_OK = "\x00OK:"
 _MB = 1024 * 1024
 
-# The user source is evaluated inside a function scope so its declarations do not become globals of
-# the (fresh anyway) isolate; payload and context cross as JSON text and are parsed by V8.
+# Before any user code runs, every constructor that allocates OUTSIDE the V8 heap is removed from
+# the isolate: ArrayBuffer backing stores, typed arrays, DataView, SharedArrayBuffer/Atomics and
+# WebAssembly memories are external memory, which mini-racer's hard limit (a heap-size check after
+# GC) does not count: with memoryLimitMb=16 one script grew the process by 800 MB. Plain V8 offers
+# no other way to reach these intrinsics, so removing the globals removes the allocation path.
+_OFF_HEAP_GLOBALS = (
+    "ArrayBuffer", "SharedArrayBuffer", "DataView", "Atomics", "WebAssembly",
+    "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array",
+    "Uint32Array", "Float16Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array",
+)  # fmt: skip
+_PRELUDE = """(function () {
+  const names = %(names)s;
+  for (const name of names) { delete globalThis[name]; }
+  const left = names.filter(function (name) { return name in globalThis; });
+  if (left.length) { throw new Error("sandbox: cannot remove " + left.join(", ")); }
+  return 0;
+})()"""
+
+# The user source becomes the body of ``new Function``: it is parsed on its own, so neither a
+# top-level ``return`` nor a ``})`` in it can reach past the checks below. Payload and context
+# cross as JSON text parsed by V8. The result is serialized AND measured inside V8, so Python
+# only ever receives our own bounded string (a 100 MB string once cost 1.4 GB to parse).
 _WRAPPER = """(function () {
-%(source)s
-;
-if (typeof handler !== "function") {
+const __make = new Function(%(source)s + "\\n;return typeof handler === 'function' ? handler : undefined;");
+const __handler = __make();
+if (typeof __handler !== "function") {
   throw new TypeError("the source must define function handler(payload, context)");
 }
-const __result = handler(JSON.parse(%(payload)s), JSON.parse(%(context)s));
+const __result = __handler(JSON.parse(%(payload)s), JSON.parse(%(context)s));
+if (Array.isArray(__result) && __result.length > %(max_records)d) {
+  return "%(mark)sthe handler returned " + __result.length + " readings; at most %(max_records)d per request";
+}
 let __text;
-try { __text = JSON.stringify(__result); }
-catch (e) { return "%(mark)s" + (e && e.message ? e.message : String(e)); }
-if (__text === undefined) { return "%(mark)shandler returned undefined or a function"; }
-return __text;
+let __budget = %(max_chars)d;
+function __count(key, value) {
+  // Stops a serialization that would grow past the limit BEFORE a huge string is flattened/copied.
+  __budget -= key.length + (typeof value === "string" ? value.length : 8);
+  if (__budget < 0) { throw new RangeError("__too_large"); }
+  return value;
+}
+try { __text = JSON.stringify(__result, __count); }
+catch (e) {
+  if (e instanceof RangeError && e.message === "__too_large") {
+    return "%(mark)sthe handler result is more than %(max_chars)d characters as JSON";
+  }
+  return "%(mark)sthe handler result is not JSON-serializable: " + (e && e.message ? e.message : String(e));
+}
+if (__text === undefined) { return "%(mark)sthe handler result is not JSON-serializable: handler returned undefined or a function"; }
+if (__text.length > %(max_chars)d) {
+  return "%(mark)sthe handler result is " + __text.length + " characters as JSON; at most %(max_chars)d";
+}
+return "%(ok)s" + __text;
 })()"""
 
 
@@ -56,12 +95,16 @@ def _js_string(text: str) -> str:
 def run_handler(spec: JavaScriptHandlerSpec, payload: Any, context: Mapping[str, Any]) -> list[Any]:
     """Execute the handler once; the returned readings array, or :class:`TemplateExecutionFailed`."""
     code = _WRAPPER % {
-        "source": spec.source,
+        "source": _js_string(spec.source),
         "payload": _js_string(orjson.dumps(payload).decode()),
         "context": _js_string(orjson.dumps(dict(context)).decode()),
         "mark": "\\u0000RESULT:",
+        "ok": "\\u0000OK:",
+        "max_records": MAX_RECORDS,
+        "max_chars": MAX_SCRIPT_RESULT_CHARS,
     }
     with MiniRacer() as ctx:
+        ctx.eval(_PRELUDE % {"names": orjson.dumps(_OFF_HEAP_GLOBALS).decode()}, timeout_sec=1.0)
         try:
             out = ctx.eval(code, timeout_sec=spec.timeoutMs / 1000, max_memory=spec.memoryLimitMb * _MB)
         except JSTimeoutException:
@@ -82,15 +125,15 @@ def run_handler(spec: JavaScriptHandlerSpec, payload: Any, context: Mapping[str,
     if not isinstance(out, str):
         raise TemplateExecutionFailed("script-result", "the handler result could not be serialized")
     if out.startswith(_RESULT_MARK):
-        raise TemplateExecutionFailed(
-            "script-result", f"the handler result is not JSON-serializable: {out[len(_RESULT_MARK) :]}"
-        )
-    try:
-        result = orjson.loads(out)
-    except orjson.JSONDecodeError:  # a top-level `return "text"` in the source skips the wrapper
+        raise TemplateExecutionFailed("script-result", out[len(_RESULT_MARK) :][:500])
+    if not out.startswith(_RESULT_OK):  # a top-level `return "text"` in the source skips the wrapper
         raise TemplateExecutionFailed(
             "script-result", "the handler result is not JSON: does the source return at its top level?"
-        ) from None
+        )
+    try:
+        result = orjson.loads(out[len(_RESULT_OK) :])
+    except orjson.JSONDecodeError:
+        raise TemplateExecutionFailed("script-result", "the handler result is not JSON") from None
     if type(result) is not list:
         kind = "null" if result is None else type(result).__name__
         raise TemplateExecutionFailed("script-result", f"the handler must return an array of readings, got {kind}")
