@@ -22,6 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
 from telemetry import errors as e
+from telemetry.clock import now_ms
 from telemetry.http.problems import Renderer, problem_response
 from telemetry.models.principal import Principal
 from telemetry.validation import error_from_pydantic
@@ -115,13 +116,19 @@ def principal(app: APIGatewayRestResolver) -> Principal:
         # Only reachable if a route were deployed without the authorizer.
         raise e.Unauthenticated("no authorizer context")
     filters = orjson.loads(ctx.get("filters") or "{}")
-    return Principal(
+    expires = str(ctx.get("expiresAt") or "")
+    who = Principal(
         org_id=str(org_id),
         key_id=str(ctx.get("keyId", "")),
         scopes=frozenset(filter(None, str(ctx.get("scopes", "")).split(","))),
         place_filter=frozenset(filters.get("places", [])),
         thing_filter=frozenset(filters.get("things", [])),
+        expires_at_ms=int(expires) if expires.isdigit() else None,
     )
+    # the authorizer's answer is cached: an expiry inside the cache window is caught here
+    if who.expired(now_ms()):
+        raise e.Unauthenticated("this API key has expired")
+    return who
 
 
 def entrypoint(
