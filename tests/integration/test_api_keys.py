@@ -237,3 +237,14 @@ def test_two_api_key_headers_are_401(platform: Platform) -> None:
     assert answer.status == 401, answer
     both_good = platform.call("GET", "/v2/definitions/metrics", key=good, headers={"x-api-key": good})
     assert both_good.status == 401, both_good
+
+
+def test_two_api_key_headers_are_401_even_when_one_is_cached(platform: Platform) -> None:
+    good = platform.key("keys-dup-cached")
+    assert platform.call("GET", "/v2/sites", key=good).status == 200  # cached under the good key
+    for extra in ({"x-api-key": "avy_never-issued"}, {"x-api-key": good}):
+        answer = platform.call("GET", "/v2/sites", key=good, headers=extra)
+        assert answer.status == 401, (extra, answer)
+    never = platform.call("GET", "/v2/sites", key="avy_never-issued", headers={"x-api-key": good})
+    assert never.status == 401, never
+    assert platform.call("GET", "/v2/sites", key="avy_never-issued").status == 401

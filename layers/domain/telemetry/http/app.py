@@ -108,6 +108,12 @@ def raw_body(app: APIGatewayRestResolver) -> bytes:
     return (app.current_event.body or "").encode()  # entrypoint() already decoded any base64
 
 
+def _api_key_values(event: dict[str, Any]) -> int:
+    multi = sum(len(v or []) for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() == "x-api-key")
+    single = sum(1 for k in (event.get("headers") or {}) if k.lower() == "x-api-key")
+    return max(multi, single)
+
+
 def principal(app: APIGatewayRestResolver) -> Principal:
     """The caller, from the authorizer context API Gateway attached to the event."""
     ctx = app.current_event.request_context.authorizer.get_context() or {}
@@ -115,6 +121,9 @@ def principal(app: APIGatewayRestResolver) -> Principal:
     if not org_id:
         # Only reachable if a route were deployed without the authorizer.
         raise e.Unauthenticated("no authorizer context")
+    if _api_key_values(app.current_event.raw_event) > 1:
+        # the gateway's authorizer cache is keyed by one of the values: refuse, whatever is cached
+        raise e.Unauthenticated("send exactly one API key")
     filters = orjson.loads(ctx.get("filters") or "{}")
     expires = str(ctx.get("expiresAt") or "")
     who = Principal(
