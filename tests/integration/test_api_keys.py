@@ -248,3 +248,27 @@ def test_two_api_key_headers_are_401_even_when_one_is_cached(platform: Platform)
     never = platform.call("GET", "/v2/sites", key="avy_never-issued", headers={"x-api-key": good})
     assert never.status == 401, never
     assert platform.call("GET", "/v2/sites", key="avy_never-issued").status == 401
+
+
+def test_a_place_filtered_key_can_narrow_to_a_thing_of_its_place(platform: Platform) -> None:
+    admin = platform.key("keys-narrow")
+    mid = platform.call(
+        "POST",
+        "/v2/definitions/metrics",
+        {"name": "soc", "dataType": "Double", "defaultAggregation": "Last"},
+        key=admin,
+    ).body["id"]
+    ttype = platform.call("POST", "/v2/definitions/thing-types", {"displayName": "B", "metricIds": [mid]}, key=admin)
+    sites = [platform.call("POST", "/v2/sites", {"name": n}, key=admin).body["id"] for n in ("in", "out")]
+    things = [
+        platform.call(
+            "POST", f"/v2/sites/{s}/things", {"thingName": "t", "thingTypeId": ttype.body["id"]}, key=admin
+        ).body["id"]
+        for s in sites
+    ]
+    limited = platform.key("keys-narrow", scopes=["api-keys:write", "things:read"], places=[sites[0]])
+    inside = create(platform, limited, scopes=["things:read"], filters={"things": [things[0]]})
+    assert inside.status == 201, inside
+    narrow = inside.body["key"]
+    assert platform.call("GET", f"/v2/things/{things[0]}", key=narrow).status == 200
+    assert create(platform, limited, scopes=["things:read"], filters={"things": [things[1]]}).status == 403
