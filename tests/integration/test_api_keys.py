@@ -173,6 +173,7 @@ def test_an_expiring_key_cannot_mint_a_longer_lived_one(platform: Platform) -> N
     [
         {"name": "k", "scopes": ["metrics:read"], "expiresAt": "2001-01-01T00:00:00Z"},  # past
         {"name": "k", "scopes": ["metrics:read"], "expiresAt": "2099-01-01T00:00:00"},  # no offset
+        {"name": "k", "scopes": ["metrics:read"], "expiresAt": "9999-12-31T23:59:59-14:00"},  # after year 9999 UTC
         {"name": "k", "scopes": ["no-such:scope"]},
         {"name": "k", "scopes": []},
         {"scopes": ["metrics:read"]},

@@ -29,6 +29,8 @@ from telemetry.models.auth import (
 from telemetry.models.base import Page
 
 KEY_PREFIX = "avy_"
+#: 9999-12-31T23:59:59.999Z, the last instant an ISO 8601 timestamp can name
+_LAST_MS = 253_402_300_799_999
 
 
 def hash_secret(secret: str) -> str:
@@ -118,6 +120,8 @@ class KeyService:
             expires = ms_from_iso(body.expiresAt.isoformat())
             if expires <= now_ms():
                 raise ValidationFailed.single(["expiresAt"], "must be in the future")
+            if expires > _LAST_MS:
+                raise ValidationFailed.single(["expiresAt"], "must be before the year 10000 (UTC)")
         self._within(principal, scopes, body.filters, expires, "create")
         key, record = self._new_key(principal.org_id, scopes, body.filters, body.name, expires)
         return ApiKeyCreated(key=key, **ApiKeyOut.of(record).model_dump())
