@@ -273,3 +273,11 @@ def test_a_place_filtered_key_can_narrow_to_a_thing_of_its_place(platform: Platf
     narrow = inside.body["key"]
     assert platform.call("GET", f"/v2/things/{things[0]}", key=narrow).status == 200
     assert create(platform, limited, scopes=["things:read"], filters={"things": [things[1]]}).status == 403
+
+
+def test_two_api_key_headers_are_401_on_the_bucket_dialect(platform: Platform) -> None:
+    good = platform.key("keys-dup-dakkio")
+    assert platform.call("GET", "/api/data", key=good).status != 401
+    for first, second in ((good, "avy_never-issued"), ("avy_never-issued", good), (good, good)):
+        answer = platform.call("GET", "/api/data", key=first, headers={"x-api-key": second})
+        assert answer.status == 401, (first, second, answer)

@@ -108,7 +108,8 @@ def raw_body(app: APIGatewayRestResolver) -> bytes:
     return (app.current_event.body or "").encode()  # entrypoint() already decoded any base64
 
 
-def _api_key_values(event: dict[str, Any]) -> int:
+def api_key_values(event: dict[str, Any]) -> int:
+    """How many ``X-Api-Key`` values a request carries (any capitalisation, repeated or not)."""
     multi = sum(len(v or []) for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() == "x-api-key")
     single = sum(1 for k in (event.get("headers") or {}) if k.lower() == "x-api-key")
     return max(multi, single)
@@ -121,7 +122,7 @@ def principal(app: APIGatewayRestResolver) -> Principal:
     if not org_id:
         # Only reachable if a route were deployed without the authorizer.
         raise e.Unauthenticated("no authorizer context")
-    if _api_key_values(app.current_event.raw_event) > 1:
+    if api_key_values(app.current_event.raw_event) > 1:
         # the gateway's authorizer cache is keyed by one of the values: refuse, whatever is cached
         raise e.Unauthenticated("send exactly one API key")
     filters = orjson.loads(ctx.get("filters") or "{}")
