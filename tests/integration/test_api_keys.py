@@ -281,3 +281,16 @@ def test_two_api_key_headers_are_401_on_the_bucket_dialect(platform: Platform) -
     for first, second in ((good, "avy_never-issued"), ("avy_never-issued", good), (good, good)):
         answer = platform.call("GET", "/api/data", key=first, headers={"x-api-key": second})
         assert answer.status == 401, (first, second, answer)
+
+
+def test_a_filtered_key_sees_only_keys_inside_its_filters(platform: Platform) -> None:
+    admin = platform.key("keys-see")
+    sites = [platform.call("POST", "/v2/sites", {"name": n}, key=admin).body["id"] for n in ("a", "b")]
+    reader = platform.key("keys-see", scopes=["api-keys:read", "api-keys:write", "places:read"], places=[sites[0]])
+    inside = create(platform, reader, scopes=["places:read"], filters={"places": [sites[0]]}).body["id"]
+    outside = create(platform, admin, filters={"places": [sites[1]]}).body["id"]
+    listed = {i["id"] for i in platform.call("GET", "/v2/api-keys", key=reader).body["items"]}
+    assert inside in listed and outside not in listed and len(listed) == 2  # itself and the inside key
+    assert platform.call("GET", f"/v2/api-keys/{outside}", key=reader).status == 404
+    assert platform.call("GET", f"/v2/api-keys/{inside}", key=reader).status == 200
+    assert len(platform.call("GET", "/v2/api-keys", key=admin).body["items"]) == 4

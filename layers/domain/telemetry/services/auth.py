@@ -129,11 +129,22 @@ class KeyService:
     def list(self, principal: Principal, limit: int, cursor: str | None) -> Page[ApiKeyOut]:
         require(principal, "api-keys:read")
         records, next_cursor = self.repo.list_keys(principal.org_id, limit, cursor)
-        return Page[ApiKeyOut](items=[ApiKeyOut.of(r) for r in records], continuationToken=next_cursor)
+        visible = [ApiKeyOut.of(r) for r in records if self._visible(principal, r)]
+        return Page[ApiKeyOut](items=visible, continuationToken=next_cursor)
 
     def get(self, principal: Principal, key_id: str) -> ApiKeyOut:
         require(principal, "api-keys:read")
-        return ApiKeyOut.of(self._record(principal, key_id))
+        record = self._record(principal, key_id)
+        if not self._visible(principal, record):
+            raise NotFound(f"API key {key_id} not found")
+        return ApiKeyOut.of(record)
+
+    def _visible(self, principal: Principal, record: ApiKeyRecord) -> bool:
+        """A key limited by resource filters sees only itself and keys inside its filters (their
+        filters name places and things it must not learn of otherwise)."""
+        if not principal.filtered or record.id == principal.key_id:
+            return True
+        return record.filters.active and not self._outside(principal, record.filters)
 
     def revoke(self, principal: Principal, key_id: str) -> None:
         """Idempotent. Effective on the next authorizer evaluation (cache TTL: docs/architecture.md)."""
@@ -167,15 +178,15 @@ class KeyService:
         if principal.filtered:
             if not filters.active:
                 raise Forbidden(f"this key is limited by resource filters: cannot {verb} an unlimited key")
-            wider_places = [p for p in filters.places if p not in principal.place_filter]
-            wider_things = [t for t in filters.things if not self._thing_visible(principal, t)]
-            if wider_places or wider_things:
-                raise Forbidden(
-                    f"cannot {verb} a key for resources outside this key's filters: "
-                    + ", ".join(wider_places + wider_things)
-                )
+            outside = self._outside(principal, filters)
+            if outside:
+                raise Forbidden(f"cannot {verb} a key for resources outside this key's filters: {', '.join(outside)}")
         if principal.expires_at_ms is not None and (expires_at_ms is None or expires_at_ms > principal.expires_at_ms):
             raise Forbidden(f"cannot {verb} a key that outlives this key (expiresAt must be set and not later)")
+
+    def _outside(self, principal: Principal, filters: ResourceFilters) -> tuple[str, ...]:
+        places = [p for p in filters.places if p not in principal.place_filter]
+        return (*places, *(t for t in filters.things if not self._thing_visible(principal, t)))
 
     def _thing_visible(self, principal: Principal, thing_id: str) -> bool:
         if thing_id in principal.thing_filter:
