@@ -1,6 +1,6 @@
 """Lambda REQUEST authorizer for the platform API: X-Api-Key -> organization, scopes, filters.
 
-Unknown or missing key: raise ``Unauthorized`` (API Gateway answers 401 with the template's
+Unknown, revoked, expired, missing or repeated key: raise ``Unauthorized`` (API Gateway answers 401 with the template's
 UNAUTHORIZED gateway response). Known key: Allow on every route of the API, so the cached
 policy (ReauthorizeEvery) serves all routes; the per-route scope check is done by the domain
 from the context this returns. Tenancy: the context's orgId is the only organization a
@@ -20,10 +20,15 @@ logger = Logger()
 
 
 def _header(event: dict[str, Any], name: str) -> str | None:
-    for key, value in (event.get("headers") or {}).items():
-        if key.lower() == name:
-            return str(value)
-    return None
+    """The one value of header ``name``; more than one value (``X-Api-Key`` and ``x-api-key``, or
+    a repeated header) is refused, since the gateway caches by one of them and the handler could
+    see another."""
+    values = [str(v) for k, vs in (event.get("multiValueHeaders") or {}).items() if k.lower() == name for v in vs or []]
+    singles = [str(v) for k, v in (event.get("headers") or {}).items() if k.lower() == name]
+    if len(values) > 1 or len(singles) > 1:
+        raise Unauthenticated("send exactly one API key")
+    found = values or singles
+    return found[0] if found else None
 
 
 def _api_wide_arn(method_arn: str) -> str:
@@ -57,5 +62,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "keyId": who.key_id,
             "scopes": ",".join(sorted(who.scopes)),
             "filters": orjson.dumps({"places": sorted(who.place_filter), "things": sorted(who.thing_filter)}).decode(),
+            # checked again by every handler: a cached result must not outlive the key
+            "expiresAt": "" if who.expires_at_ms is None else str(who.expires_at_ms),
         },
     }

@@ -251,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .sensors_cli import register as register_sensors
 
     register_sensors(sub)
+
+    from .keys_cli import register as register_keys
+
+    register_keys(sub)
     return parser
 
 

@@ -199,6 +199,11 @@ MATRIX: dict[tuple[str, str], Case] = {
         CREATE, 200, body=lambda w: {"tx": [{"at": T0, "id": "c9", "amt": 1}]}, ids={"templateId": "txTemplateId"}
     ),
     ("GET", "/v2/transactions"): Case(ORG_DATA, 200, query=lambda w: {"type": "charge", **WINDOW}),
+    # ------------------------------------------------------------ API keys (an unlimited key's reach is its org)
+    ("POST", "/v2/api-keys"): Case(CREATE, 201, body=lambda w: {"name": "k2", "scopes": ["metrics:read"]}),
+    ("GET", "/v2/api-keys"): Case(LIST, 200, listed="keyId"),
+    ("GET", "/v2/api-keys/{keyId}"): Case(ADDRESSED, 200),
+    ("DELETE", "/v2/api-keys/{keyId}"): Case(ADDRESSED, 204, ids={"keyId": "spareKeyId"}),
 }
 
 
@@ -266,6 +271,9 @@ class World:
         tx = {"name": "tx", "target": "Transactions", "format": "JsonPointer", "spec": TX_SPEC}
         ids["txTemplateId"] = ok("POST", "/v2/templates", tx)["id"]
         ok("POST", f"/v2/transactions/template/{ids['txTemplateId']}", {"tx": [{"at": T0, "id": "c1", "amt": 1}]})
+        # API keys (unlimited: outside every filtered key's reach)
+        ids["keyId"] = ok("POST", "/v2/api-keys", {"name": "k", "scopes": ["metrics:read"]})["id"]
+        ids["spareKeyId"] = ok("POST", "/v2/api-keys", {"name": "spare", "scopes": ["metrics:read"]})["id"]
         drain(p)
         self.ids = ids
 

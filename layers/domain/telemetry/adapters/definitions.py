@@ -93,6 +93,21 @@ class DefinitionsRepository:
     def key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
         return self._get(ApiKeyRecord, f"APIKEY#{key_hash}", "APIKEY")
 
+    def get_key(self, org_id: str, key_id: str) -> ApiKeyRecord | None:
+        return self._get(ApiKeyRecord, org_pk(org_id), f"KEY#{key_id}")
+
+    def list_keys(self, org_id: str, limit: int, cursor: str | None) -> tuple[list[ApiKeyRecord], str | None]:
+        return self._page(ApiKeyRecord, org_pk(org_id), "KEY#", limit, cursor)
+
+    def update_key(self, key: ApiKeyRecord) -> None:
+        """Rewrite both copies of a key (the auth lookup and the listing) in one transaction."""
+        self.store.write(
+            [
+                Item(f"APIKEY#{key.keyHash}", "APIKEY", _doc(key), expect=Expect.EXISTS, label=f"API key {key.id}"),
+                Item(org_pk(key.orgId), f"KEY#{key.id}", _doc(key), expect=Expect.EXISTS, label=f"API key {key.id}"),
+            ]
+        )
+
     # ------------------------------------------------------------ metrics
     def create_metric(self, org_id: str, metric: MetricDefinition) -> None:
         self.store.write(

@@ -23,6 +23,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
 from telemetry import errors as e
+from telemetry.clock import now_ms
 from telemetry.http.problems import Renderer, problem_response
 from telemetry.limits import DEFAULT_MAX_BODY_BYTES
 from telemetry.models.principal import Principal
@@ -140,6 +141,13 @@ def json_body(app: APIGatewayRestResolver) -> bytes:
     return raw_body(app)
 
 
+def api_key_values(event: dict[str, Any]) -> int:
+    """How many ``X-Api-Key`` values a request carries (any capitalisation, repeated or not)."""
+    multi = sum(len(v or []) for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() == "x-api-key")
+    single = sum(1 for k in (event.get("headers") or {}) if k.lower() == "x-api-key")
+    return max(multi, single)
+
+
 def principal(app: APIGatewayRestResolver) -> Principal:
     """The caller, from the authorizer context API Gateway attached to the event."""
     ctx = app.current_event.request_context.authorizer.get_context() or {}
@@ -147,14 +155,23 @@ def principal(app: APIGatewayRestResolver) -> Principal:
     if not org_id:
         # Only reachable if a route were deployed without the authorizer.
         raise e.Unauthenticated("no authorizer context")
+    if api_key_values(app.current_event.raw_event) > 1:
+        # the gateway's authorizer cache is keyed by one of the values: refuse, whatever is cached
+        raise e.Unauthenticated("send exactly one API key")
     filters = orjson.loads(ctx.get("filters") or "{}")
-    return Principal(
+    expires = str(ctx.get("expiresAt") or "")
+    who = Principal(
         org_id=str(org_id),
         key_id=str(ctx.get("keyId", "")),
         scopes=frozenset(filter(None, str(ctx.get("scopes", "")).split(","))),
         place_filter=frozenset(filters.get("places", [])),
         thing_filter=frozenset(filters.get("things", [])),
+        expires_at_ms=int(expires) if expires.isdigit() else None,
     )
+    # the authorizer's answer is cached: an expiry inside the cache window is caught here
+    if who.expired(now_ms()):
+        raise e.Unauthenticated("this API key has expired")
+    return who
 
 
 def entrypoint(

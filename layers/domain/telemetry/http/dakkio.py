@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from telemetry import errors as e
-from telemetry.http.app import entrypoint
+from telemetry.http.app import api_key_values, entrypoint
 from telemetry.http.app import raw_body as raw_body
 from telemetry.models.auth import Principal
 
@@ -88,7 +88,10 @@ def build_dakkio_app() -> APIGatewayRestResolver:
 
 
 def api_key(app: APIGatewayRestResolver) -> str | None:
-    """The ``X-API-Key`` header (any capitalisation, as HTTP header names are case-insensitive)."""
+    """The ``X-API-Key`` header (any capitalisation, as HTTP header names are case-insensitive).
+    More than one value is refused, as on the platform routes."""
+    if api_key_values(app.current_event.raw_event) > 1:
+        raise e.Unauthenticated("send exactly one API key")
     for name, value in (app.current_event.raw_event.get("headers") or {}).items():
         if name.lower() == "x-api-key":
             return str(value)

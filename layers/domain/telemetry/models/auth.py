@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from telemetry.models.base import ApiModel, OutModel
 from telemetry.models.principal import ALL_SCOPES, Principal
 
-__all__ = ["ALL_SCOPES", "SCOPES", "ApiKeyRecord", "IssuedKey", "Organization", "Principal", "ResourceFilters"]
+__all__ = [
+    "ALL_SCOPES",
+    "SCOPES",
+    "ApiKeyCreate",
+    "ApiKeyCreated",
+    "ApiKeyOut",
+    "ApiKeyRecord",
+    "IssuedKey",
+    "Organization",
+    "Principal",
+    "ResourceFilters",
+]
 
 #: Every scope a key can carry. ``*`` grants all of them, including scopes added later.
 SCOPES: tuple[str, ...] = (
@@ -33,6 +44,8 @@ SCOPES: tuple[str, ...] = (
     "streams:write",
     "buckets:read",
     "buckets:write",
+    "api-keys:read",
+    "api-keys:write",
 )
 
 
@@ -64,6 +77,44 @@ class ApiKeyRecord(OutModel):
     filters: ResourceFilters = Field(default_factory=ResourceFilters)
     createdAt: str
     revoked: bool = False
+    name: str | None = None
+    #: ISO 8601 UTC; absent: the key does not expire
+    expiresAt: str | None = None
+    revokedAt: str | None = None
+
+
+class ApiKeyCreate(ApiModel):
+    """``POST /v2/api-keys``: the new key can never carry more than the calling key."""
+
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[str] = Field(min_length=1, max_length=50)
+    filters: ResourceFilters = Field(default_factory=ResourceFilters)
+    #: when the key stops working (must be in the future); absent: never
+    expiresAt: AwareDatetime | None = None
+
+
+class ApiKeyOut(OutModel):
+    """A key as listed: never the secret, never its hash."""
+
+    id: str
+    name: str | None = None
+    prefix: str
+    scopes: list[str]
+    filters: ResourceFilters
+    createdAt: str
+    expiresAt: str | None = None
+    revoked: bool
+    revokedAt: str | None = None
+
+    @classmethod
+    def of(cls, record: ApiKeyRecord) -> ApiKeyOut:
+        return cls.model_validate(record.model_dump(exclude={"keyHash", "orgId"}))
+
+
+class ApiKeyCreated(ApiKeyOut):
+    """The answer to a creation: the only time the secret ``key`` is ever shown."""
+
+    key: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,11 @@ class Principal:
     scopes: frozenset[str]
     place_filter: frozenset[str] = field(default_factory=frozenset)
     thing_filter: frozenset[str] = field(default_factory=frozenset)
+    #: epoch milliseconds after which the key is refused; None: never expires
+    expires_at_ms: int | None = None
+
+    def expired(self, at_ms: int) -> bool:
+        return self.expires_at_ms is not None and at_ms >= self.expires_at_ms
 
     def has_scope(self, scope: str) -> bool:
         return ALL_SCOPES in self.scopes or scope in self.scopes
