@@ -27,12 +27,12 @@ fixes that at one call per record (25x the calls); TransactWriteItems (100 condi
 costs twice the write capacity, cancels the whole transaction on one failed condition, and
 conflicts with concurrent transactions on the same items.
 
-Instead each version gets its own item and readers keep the highest version per time. Then:
+Instead each version gets its own item and readers merge the versions of a time. Then:
 
 * a redelivery (same version, hence the same key and the same content) rewrites an identical
   item: idempotent;
-* a higher version adds an item that wins on every read: "replaces";
-* a lower version adds an item that loses on every read: it never overwrites, whatever the
+* a higher version adds an item whose measures win on every read: "replaces" (per measure);
+* a lower version adds an item whose measures lose on every read: it never overwrites, whatever the
   order or concurrency of writers, with no condition and no read-before-write.
 
 Per-metric upserts
@@ -46,9 +46,11 @@ redelivery and reordering give the same row. ``latest``, ``history`` and ``aggre
 through the same merge; history pages end on a time boundary (the cursor is the last ``sk`` of
 a time), so one time's versions are never split across pages.
 
-The costs, honestly: a superseded version stays in the table (a storage cost only for the rare
-rewrite of the same series and time with a new version, e.g. a client resending readings; a
-TTL or a compaction job could reclaim it), and readers read and drop it. Writes stay at
+The costs, honestly: an item whose every measure is superseded stays in the table (a storage
+cost only when a client resends the same metrics for a time; a compaction job could reclaim
+it: an item is dead once each of its measures has a higher version at its time), and readers
+read and drop it. An item of a per-metric upsert is not dead: it holds the only value of its
+metrics, and a reader reads both items of that time. Writes stay at
 ``ceil(n / 25)`` BatchWriteItem calls (UnprocessedItems are retried with exponential backoff and
 jitter) and nothing else: no latest item to move (a per-metric merge cannot be expressed as one
 conditional put; see docs/performance.md, "Per-metric upserts", for the costs).
