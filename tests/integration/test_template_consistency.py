@@ -55,12 +55,12 @@ def test_every_function_has_a_sample_event(platform: Platform) -> None:
 #: something (201) or list (200). A change of status is a change of contract: update it here.
 SAMPLE_STATUS: dict[str, int] = {
     **dict.fromkeys(
-        ["amq_buildings_create", "ct_streams_create", "dk_buckets_create", "fleets_create", "metrics_create",
+        ["amq_buildings_create", "api_keys_create", "ct_streams_create", "dk_buckets_create", "fleets_create", "metrics_create",
          "sites_create"],
         201,
     ),
     **dict.fromkeys(
-        ["amq_buildings_list", "amq_parameters_list", "ct_metric_query", "ct_metrics_list", "ct_streams_list",
+        ["amq_buildings_list", "amq_parameters_list", "api_keys_list", "ct_metric_query", "ct_metrics_list", "ct_streams_list",
          "dk_buckets_list", "fleets_list", "metrics_list", "sites_list", "thing_types_list", "tmpl_list",
          "tmpl_transactions_list"],
         200,
