@@ -36,9 +36,10 @@ def running_stack(env: dict[str, str] | None = None, stack_name: str = "e2e") ->
 
 def issue_key(org: str, scopes: list[str] | None = None) -> str:
     """A platform API key for ``org``, issued as `make key` does (against the running stack)."""
-    from telemetry.bootstrap import Container
+    from telemetry.bootstrap import bootstrap
+    from telemetry.settings import Settings
 
-    return Container.from_env().keys.issue(org, scopes=scopes).key
+    return bootstrap(Settings.from_env()).keys.issue(org, scopes=scopes).key
 
 
 def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
 from telemetry.models.ambiquality import BuildingCreate
-from telemetry.services.ambiquality import ambiquality_services
 
 app = build_app()
 
 
 @app.post("/v2/buildings")
 def create_building(body: BuildingCreate) -> Response[str]:
-    return json_response(201, ambiquality_services().admin.create_building(principal(app), body))
+    return json_response(201, container().ambiquality.admin.create_building(principal(app), body))
 
 
 lambda_handler = entrypoint(app)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
-from telemetry.services.ambiquality import ambiquality_services
 
 app = build_app()
 
 
 @app.get("/v2/buildings/<buildingId>")
 def get_building(buildingId: str) -> Response[str]:
-    return json_response(200, ambiquality_services().admin.get_building(principal(app), buildingId))
+    return json_response(200, container().ambiquality.admin.get_building(principal(app), buildingId))
 
 
 lambda_handler = entrypoint(app)

@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.ambiquality import build_ingestion_app, ingestion_entrypoint, json_answer, sensor_key
 from telemetry.http.app import raw_body
-from telemetry.services.ambiquality import ambiquality_services
 from telemetry.services.ambiquality.measurements import MAX_BODY_BYTES
 
 app = build_ingestion_app()
@@ -16,7 +16,7 @@ app = build_ingestion_app()
 
 @app.post("/ingestion/v1/measurements")
 def ingest_measurements() -> Response[str]:
-    accepted = ambiquality_services().measurements.ingest(sensor_key(app), raw_body(app))
+    accepted = container().ambiquality.measurements.ingest(sensor_key(app), raw_body(app))
     return json_answer(202, accepted.as_dict())
 
 

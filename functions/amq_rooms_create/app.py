@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
 from telemetry.models.ambiquality import RoomCreate
-from telemetry.services.ambiquality import ambiquality_services
 
 app = build_app()
 
 
 @app.post("/v2/buildings/<buildingId>/rooms")
 def create_room(buildingId: str, body: RoomCreate) -> Response[str]:
-    return json_response(201, ambiquality_services().admin.create_room(principal(app), buildingId, body))
+    return json_response(201, container().ambiquality.admin.create_room(principal(app), buildingId, body))
 
 
 lambda_handler = entrypoint(app)

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
-from telemetry.services.ambiquality import ambiquality_services
 
 app = build_app()
 
@@ -19,7 +19,7 @@ def list_sensors(
     continuationToken: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> Response[str]:
     return json_response(
-        200, ambiquality_services().admin.list_sensors(principal(app), roomId, pageLimit, continuationToken)
+        200, container().ambiquality.admin.list_sensors(principal(app), roomId, pageLimit, continuationToken)
     )
 
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.ambiquality import NO_STORE
 from telemetry.http.app import build_app, entrypoint, json_response, principal
-from telemetry.services.ambiquality import ambiquality_services
 
 app = build_app()
 
 
 @app.post("/v2/sensors/<sensorId>/rotate-key")
 def rotate_key(sensorId: str) -> Response[str]:
-    return json_response(200, ambiquality_services().admin.rotate_key(principal(app), sensorId), NO_STORE)
+    return json_response(200, container().ambiquality.admin.rotate_key(principal(app), sensorId), NO_STORE)
 
 
 lambda_handler = entrypoint(app)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
 from telemetry.models.ambiquality import SensorUpdate
-from telemetry.services.ambiquality import ambiquality_services
 
 app = build_app()
 
 
 @app.patch("/v2/sensors/<sensorId>")
 def update_sensor(sensorId: str, body: SensorUpdate) -> Response[str]:
-    return json_response(200, ambiquality_services().admin.update_sensor(principal(app), sensorId, body))
+    return json_response(200, container().ambiquality.admin.update_sensor(principal(app), sensorId, body))
 
 
 lambda_handler = entrypoint(app)

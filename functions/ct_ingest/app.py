@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.app import json_response
 from telemetry.http.cloudthread import build_stream_app, entrypoint, raw_body
-from telemetry.services.cloudthread import cloudthread_services
 from telemetry.services.cloudthread.ingest import MAX_BODY_BYTES
 
 app = build_stream_app()
@@ -13,7 +13,7 @@ app = build_stream_app()
 
 @app.post("/api/streams/ingest")
 def ingest() -> Response[str]:
-    result = cloudthread_services().ingest.ingest(raw_body(app))
+    result = container().cloudthread.ingest.ingest(raw_body(app))
     return json_response(201, result.as_dict())
 
 

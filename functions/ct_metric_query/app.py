@@ -7,9 +7,9 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from telemetry.bootstrap import container
 from telemetry.http.app import json_response, principal
 from telemetry.http.cloudthread import build_stream_app, dimension_filters, entrypoint
-from telemetry.services.cloudthread import cloudthread_services
 
 app = build_stream_app()
 
@@ -24,7 +24,7 @@ def query_metric(
     groupBy: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response[str]:
     name = unquote(metricName)  # REST API path parameters arrive percent-encoded ("cost%20per%20user")
-    result = cloudthread_services().queries.metric(
+    result = container().cloudthread.queries.metric(
         principal(app),
         name,
         agg=agg,

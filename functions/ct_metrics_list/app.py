@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
-from telemetry.services.cloudthread import cloudthread_services
 
 app = build_app()
 
 
 @app.get("/v2/data-streams/metrics")
 def list_metrics() -> Response[str]:
-    return json_response(200, cloudthread_services().queries.metrics(principal(app)))
+    return json_response(200, container().cloudthread.queries.metrics(principal(app)))
 
 
 lambda_handler = entrypoint(app)

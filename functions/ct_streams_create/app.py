@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
 from telemetry.models.cloudthread import DataStreamCreate
-from telemetry.services.cloudthread import cloudthread_services
 
 app = build_app()
 
 
 @app.post("/v2/data-streams")
 def create_stream(body: DataStreamCreate) -> Response[str]:
-    return json_response(201, cloudthread_services().tokens.create(principal(app), body))
+    return json_response(201, container().cloudthread.tokens.create(principal(app), body))
 
 
 lambda_handler = entrypoint(app)

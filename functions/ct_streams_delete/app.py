@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, principal
-from telemetry.services.cloudthread import cloudthread_services
 
 app = build_app()
 
 
 @app.delete("/v2/data-streams/<streamId>")
 def revoke_stream(streamId: str) -> Response[str]:
-    cloudthread_services().tokens.revoke(principal(app), streamId)
+    container().cloudthread.tokens.revoke(principal(app), streamId)
     return Response(status_code=204, body="")
 
 

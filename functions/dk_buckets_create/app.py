@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
 from telemetry.models.dakkio import BucketCreate
-from telemetry.services.dakkio import dakkio_services
 
 app = build_app()
 
 
 @app.post("/v2/buckets")
 def create_bucket(body: BucketCreate) -> Response[str]:
-    return json_response(201, dakkio_services().buckets.create_bucket(principal(app), body))
+    return json_response(201, container().dakkio.buckets.create_bucket(principal(app), body))
 
 
 lambda_handler = entrypoint(app)

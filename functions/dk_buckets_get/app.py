@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
-from telemetry.services.dakkio import dakkio_services
 
 app = build_app()
 
 
 @app.get("/v2/buckets/<bucketId>")
 def get_bucket(bucketId: str) -> Response[str]:
-    return json_response(200, dakkio_services().buckets.get_bucket(principal(app), bucketId))
+    return json_response(200, container().dakkio.buckets.get_bucket(principal(app), bucketId))
 
 
 lambda_handler = entrypoint(app)

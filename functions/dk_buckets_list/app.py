@@ -6,8 +6,8 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
-from telemetry.services.dakkio import dakkio_services
 
 app = build_app()
 
@@ -17,7 +17,7 @@ def list_buckets(
     pageLimit: Annotated[int, Query(ge=1, le=500)] = 50,
     continuationToken: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> Response[str]:
-    return json_response(200, dakkio_services().buckets.list_buckets(principal(app), pageLimit, continuationToken))
+    return json_response(200, container().dakkio.buckets.list_buckets(principal(app), pageLimit, continuationToken))
 
 
 lambda_handler = entrypoint(app)

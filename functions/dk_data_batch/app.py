@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.dakkio import api_key, build_dakkio_app, dakkio_entrypoint, json_response, raw_body
-from telemetry.services.dakkio import dakkio_services
 from telemetry.services.dakkio.ingest import MAX_BODY_BYTES
 
 app = build_dakkio_app()
@@ -12,7 +12,7 @@ app = build_dakkio_app()
 
 @app.post("/api/data/batch")
 def ingest_batch() -> Response[str]:
-    services = dakkio_services()
+    services = container().dakkio
     caller = services.base.keys.authenticate(api_key(app))
     services.limiter.take(caller)
     return json_response(201, services.ingest.ingest_batch(caller, raw_body(app)))

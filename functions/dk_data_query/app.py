@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.dakkio import api_key, build_dakkio_app, dakkio_entrypoint, json_response, query_params
 from telemetry.limits import DK_MAX_QUERY_BODY_BYTES
-from telemetry.services.dakkio import dakkio_services
 
 app = build_dakkio_app()
 
 
 @app.get("/api/data")
 def query() -> Response[str]:
-    services = dakkio_services()
+    services = container().dakkio
     caller = services.base.keys.authenticate(api_key(app))
     services.limiter.take(caller)
     return json_response(200, services.queries.query(caller, query_params(app)))

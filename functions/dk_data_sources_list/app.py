@@ -6,8 +6,8 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
-from telemetry.services.dakkio import dakkio_services
 
 app = build_app()
 
@@ -18,7 +18,7 @@ def list_data_sources(
     pageLimit: Annotated[int, Query(ge=1, le=500)] = 50,
     continuationToken: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> Response[str]:
-    page = dakkio_services().buckets.list_data_sources(principal(app), bucketId, pageLimit, continuationToken)
+    page = container().dakkio.buckets.list_data_sources(principal(app), bucketId, pageLimit, continuationToken)
     return json_response(200, page)
 
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
-from telemetry.services.template_service import template_services
 from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
 
 app = build_app()
@@ -15,7 +15,7 @@ app = build_app()
 
 @app.post("/v2/thing/<thingId>/data/template/<templateId>")
 def apply_template(thingId: str, templateId: str, previewOnly: Annotated[bool, Query()] = False) -> Response[str]:
-    report = template_services().apply(principal(app), thingId, templateId, json_body(app), preview_only=previewOnly)
+    report = container().templates.apply(principal(app), thingId, templateId, json_body(app), preview_only=previewOnly)
     return json_response(200, report)
 
 

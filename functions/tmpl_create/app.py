@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
-from telemetry.services.template_service import template_out, template_services
+from telemetry.services.template_service import template_out
 
 app = build_app()
 
 
 @app.post("/v2/templates")
 def create_template() -> Response[str]:
-    return json_response(201, template_out(template_services().create(principal(app), json_body(app))))
+    return json_response(201, template_out(container().templates.create(principal(app), json_body(app))))
 
 
 lambda_handler = entrypoint(app)

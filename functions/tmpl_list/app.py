@@ -6,9 +6,9 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
 from telemetry.models.templates import TemplateFormat, TemplateStatus, TemplateTarget
-from telemetry.services.template_service import template_services
 
 app = build_app()
 
@@ -21,7 +21,7 @@ def list_templates(
     pageLimit: Annotated[int, Query(ge=1, le=500)] = 50,
     continuationToken: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> Response[str]:
-    page = template_services().list_templates(
+    page = container().templates.list_templates(
         principal(app), target=target, fmt=format, status=status, limit=pageLimit, cursor=continuationToken
     )
     return json_response(200, page)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
-from telemetry.services.template_service import template_services
 from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
 
 app = build_app()
@@ -12,7 +12,7 @@ app = build_app()
 
 @app.post("/v2/templates/<templateId>/test")
 def dry_run(templateId: str) -> Response[str]:
-    return json_response(200, template_services().test(principal(app), templateId, json_body(app)))
+    return json_response(200, container().templates.test(principal(app), templateId, json_body(app)))
 
 
 lambda_handler = entrypoint(app, max_body_bytes=MAX_PAYLOAD_BYTES)

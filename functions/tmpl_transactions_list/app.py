@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
-from telemetry.services.template_service import template_services
 
 app = build_app()
 
@@ -21,7 +21,7 @@ def list_transactions(
     pageLimit: Annotated[int, Query(ge=1, le=1000)] = 100,
     continuationToken: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> Response[str]:
-    page = template_services().list_transactions(
+    page = container().templates.list_transactions(
         principal(app), type, start=start, end=end, limit=pageLimit, cursor=continuationToken, order=order
     )
     return json_response(200, page)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
-from telemetry.services.template_service import template_out, template_services
+from telemetry.services.template_service import template_out
 
 app = build_app()
 
 
 @app.put("/v2/templates/<templateId>")
 def update_template(templateId: str) -> Response[str]:
-    updated = template_services().update(principal(app), templateId, json_body(app))
+    updated = container().templates.update(principal(app), templateId, json_body(app))
     return json_response(200, template_out(updated))
 
 

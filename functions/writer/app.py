@@ -2,8 +2,8 @@
 
 Each SQS record is one :class:`AcceptedBatch`. A record that fails (store down, transient
 refusal, poison) is reported in ``batchItemFailures`` so only it is redelivered; the queue's
-redrive policy moves it to the DLQ after maxReceiveCount. The store is built from the
-environment on first use (``READING_STORE``, ``READINGS_TABLE``, ``TIMESTREAM_*``).
+redrive policy moves it to the DLQ after maxReceiveCount. The store comes from the composition
+root on first use (``READING_STORE``, ``READINGS_TABLE``, ``TIMESTREAM_*``).
 """
 
 from __future__ import annotations
@@ -13,27 +13,18 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from telemetry.adapters.readings_factory import reading_store_from_env
-from telemetry.ports.readings import ReadingStore
+from telemetry.bootstrap import container
 from telemetry.services.writer import PoisonMessage, process_sqs_record
 
 logger = Logger(service="writer")
 # A batch whose every record failed is reported record by record too (same redelivery as raising,
 # without a BatchProcessingError traceback per poison message).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-_store: ReadingStore | None = None
-
-
-def _reading_store() -> ReadingStore:
-    global _store
-    if _store is None:
-        _store = reading_store_from_env()
-    return _store
 
 
 def record_handler(record: SQSRecord) -> None:
     try:
-        outcome = process_sqs_record(_reading_store(), record.body)
+        outcome = process_sqs_record(container().readings, record.body)
     except PoisonMessage as exc:
         logger.error("poison message, left for the DLQ", message_id=record.message_id, detail=exc.detail)
         raise

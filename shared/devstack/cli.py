@@ -42,10 +42,11 @@ def issue_key(
     org_name: str, scopes: list[str] | None, places: list[str] | None = None, things: list[str] | None = None
 ) -> Any:
     """Issue a key through the domain (imported late: it reads the environment set up here)."""
-    from telemetry.bootstrap import Container
+    from telemetry.bootstrap import bootstrap
     from telemetry.models.auth import ResourceFilters
+    from telemetry.settings import Settings
 
-    keys = Container.from_env().keys
+    keys = bootstrap(Settings.from_env()).keys
     if places or things:
         return keys.issue(
             org_name=org_name, scopes=scopes, filters=ResourceFilters(places=places or [], things=things or [])

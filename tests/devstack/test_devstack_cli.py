@@ -53,7 +53,7 @@ def stub_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[_StubKeys]:
     keys = _StubKeys()
     container = types.SimpleNamespace(keys=keys)
     module = types.ModuleType("telemetry.bootstrap")
-    module.Container = types.SimpleNamespace(from_env=lambda: container)  # type: ignore[attr-defined]
+    module.bootstrap = lambda *args, **kwargs: container  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "telemetry.bootstrap", module)
     saved = dict(os.environ)
     yield keys

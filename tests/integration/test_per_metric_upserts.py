@@ -17,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
-from telemetry.adapters.memory_readings import InMemoryReadingStore
 from telemetry.adapters.readings_dynamodb import DynamoDbReadingStore
 from telemetry.models.metrics import Aggregation, DataType
 from telemetry.models.readings import Measure, Record, SeriesKind
 from telemetry.ports.readings import ReadingStore
 
+from tests.fakes.readings import InMemoryReadingStore
 from tests.integration.conftest import create_table_from_template
 
 ORG, KIND, TABLE = "org_p", SeriesKind.THING, "readings"

@@ -298,9 +298,9 @@ def test_apply_writes_through_the_queue_and_reads_back(platform: Platform, acme:
 
 
 def test_apply_failures_are_structural_and_write_nothing(platform: Platform, acme: Org) -> None:
-    from telemetry.adapters.definitions import org_pk
     from telemetry.bootstrap import container
     from telemetry.ports.definitions import Item
+    from telemetry.repositories.definitions import org_pk
 
     tid = acme.template["id"]
     gone_type = acme.ok("POST", "/v2/definitions/thing-types", {"displayName": "G", "metricIds": [acme.m["voltage"]]})

@@ -22,9 +22,9 @@ from moto.dynamodb.models import DynamoDBBackend
 from telemetry.adapters.items_dynamodb import DynamoDbItemStore
 from telemetry.adapters.queue_sqs import SqsReadingQueue
 from telemetry.adapters.readings_dynamodb import DynamoDbReadingStore
-from telemetry.bootstrap import Container
+from telemetry.bootstrap import Container, bootstrap
 from telemetry.ports.definitions import Stored
-from telemetry.services.template_service import TemplateService
+from telemetry.settings import Settings
 
 from tests.integration.conftest import Platform, drain
 
@@ -79,10 +79,11 @@ def instance(p: Platform, barrier: threading.Barrier) -> Container:
     ddb, sqs = session.client("dynamodb"), session.client("sqs")
     queue_url = p.resources["ReadingsQueue"].ref
     readings_table = p.resources["ReadingsTable"].ref
-    return Container(
-        ReadThenWait(p.resources["DefinitionsTable"].ref, ddb, barrier),
-        lambda: SqsReadingQueue(queue_url, client=sqs),
-        lambda: DynamoDbReadingStore(readings_table, client=ddb),
+    return bootstrap(
+        Settings(),
+        store=ReadThenWait(p.resources["DefinitionsTable"].ref, ddb, barrier),
+        queue=lambda: SqsReadingQueue(queue_url, client=sqs),
+        readings=lambda: DynamoDbReadingStore(readings_table, client=ddb),
     )
 
 
@@ -92,7 +93,7 @@ def race(p: Platform, key: str, template_id: str, bodies: list[dict[str, Any]]) 
     principals = [c.keys.authenticate(key) for c in containers]  # warm: reads done before the race
 
     def one(i: int) -> dict[str, Any]:
-        service = TemplateService.of(containers[i])
+        service = containers[i].templates
         start.wait(timeout=30)
         return service.apply_transactions(principals[i], template_id, orjson.dumps(bodies[i]), preview_only=False)
 

@@ -120,17 +120,19 @@ def test_store_outage_fails_every_message_for_redelivery(app: ModuleType, ddb: A
 
 def test_store_is_chosen_by_environment() -> None:
     from telemetry.adapters.readings_dynamodb import DynamoDbReadingStore
-    from telemetry.adapters.readings_factory import reading_store_from_env
+    from telemetry.adapters.readings_factory import reading_store
     from telemetry.adapters.readings_timestream import TimestreamReadingStore
+    from telemetry.settings import Settings
 
-    assert isinstance(reading_store_from_env({"READINGS_TABLE": "t"}), DynamoDbReadingStore)
-    timestream = reading_store_from_env(
-        {"READING_STORE": "timestream", "TIMESTREAM_DATABASE": "db1", "TIMESTREAM_TABLE": "tbl"}
-    )
+    def store_for(env: dict[str, str]) -> object:
+        return reading_store(Settings.from_env(env))
+
+    assert isinstance(store_for({"READINGS_TABLE": "t"}), DynamoDbReadingStore)
+    timestream = store_for({"READING_STORE": "timestream", "TIMESTREAM_DATABASE": "db1", "TIMESTREAM_TABLE": "tbl"})
     assert isinstance(timestream, TimestreamReadingStore) and timestream.max_batch_size == 100
     for env in ({}, {"READING_STORE": "timestream", "TIMESTREAM_DATABASE": "db1"}, {"READING_STORE": "s3"}):
         with pytest.raises(ValueError):
-            reading_store_from_env(env)
+            store_for(env)
 
 
 def test_two_messages_with_different_metrics_for_one_instant_keep_both(app: ModuleType, ddb: Any) -> None:

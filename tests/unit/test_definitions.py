@@ -12,10 +12,12 @@ from telemetry.models.thing_types import ThingTypeCreate, ThingTypeVersionCreate
 from telemetry.models.things import ThingCreate
 from telemetry.validation import parse
 
+from tests.fakes import in_memory_container
+
 
 @pytest.fixture
 def c() -> Container:
-    return Container.in_memory()
+    return in_memory_container()
 
 
 @pytest.fixture

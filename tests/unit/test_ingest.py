@@ -6,8 +6,6 @@ from typing import Any
 
 import orjson
 import pytest
-from telemetry.adapters.memory_readings import InMemoryReadingQueue, InMemoryReadingStore
-from telemetry.bootstrap import Container
 from telemetry.errors import (
     FailedDependency,
     MalformedRequest,
@@ -24,12 +22,15 @@ from telemetry.models.things import ThingCreate
 from telemetry.services.ingest import MAX_FRAMES
 from telemetry.validation import parse
 
+from tests.fakes import in_memory_container
+from tests.fakes.readings import InMemoryReadingQueue, InMemoryReadingStore
+
 T0 = 1718884800000
 
 
 class World:
     def __init__(self) -> None:
-        self.c = Container.in_memory()
+        self.c = in_memory_container()
         self.who = self.c.keys.authenticate(self.c.keys.issue("acme").key)
         specs: list[dict[str, Any]] = [
             {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from telemetry.adapters.memory_readings import InMemoryReadingQueue, InMemoryReadingStore
 from telemetry.adapters.reading_rules import compute_aggregates, record_problem
 from telemetry.errors import Unavailable, ValidationFailed
 from telemetry.models.metrics import Aggregation, DataType
@@ -15,6 +14,8 @@ from telemetry.services.writer import (
     process_sqs_record,
     write_batch,
 )
+
+from tests.fakes.readings import InMemoryReadingQueue, InMemoryReadingStore
 
 ORG = "org_a"
 

@@ -8,11 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from telemetry.adapters import templates_repo
-from telemetry.adapters.definitions import org_pk
-from telemetry.adapters.memory_readings import InMemoryReadingQueue, InMemoryReadingStore
-from telemetry.adapters.templates_repo import TemplatesRepository
-from telemetry.bootstrap import Container
+from telemetry.repositories import templates as templates_repo
 from telemetry.errors import (
     FailedDependency,
     Forbidden,
@@ -32,9 +28,14 @@ from telemetry.models.thing_types import ThingTypeCreate
 from telemetry.models.things import ThingCreate
 from telemetry.models.types import DataType
 from telemetry.ports.definitions import Item
-from telemetry.services.template_service import TemplateDeleted, TemplateDeletedConflict, TemplateService
+from telemetry.repositories.definitions import org_pk
+from telemetry.repositories.templates import TemplatesRepository
+from telemetry.services.template_service import TemplateDeleted, TemplateDeletedConflict
 from telemetry.services.templates import TemplateExecutionFailed
 from telemetry.validation import parse
+
+from tests.fakes import in_memory_container
+from tests.fakes.readings import InMemoryReadingQueue, InMemoryReadingStore
 
 T0 = 1718884800000
 ISO0 = "2024-06-20T12:00:00Z"
@@ -44,9 +45,9 @@ class World:
     """One organization with metrics, a typed thing, an untyped thing, and the template service."""
 
     def __init__(self) -> None:
-        self.c = Container.in_memory()
+        self.c = in_memory_container()
         self.who = self.c.keys.authenticate(self.c.keys.issue("acme").key)
-        self.s = TemplateService.of(self.c)
+        self.s = self.c.templates
         specs: list[dict[str, Any]] = [
             {"name": "voltage", "dataType": "Double", "defaultAggregation": "Avg"},
             {

@@ -1,38 +1,95 @@
-"""Runtime settings from the environment, validated once at cold start."""
+"""Runtime settings: the only module in the domain layer that reads the environment.
+
+A frozen dataclass, not a pydantic model: the writer and the authorizer load no pydantic, and
+parsing a dozen strings needs no framework. :func:`settings` parses once per execution
+environment (cold start) and raises ``ValueError`` naming the variable on a bad value, so a
+misconfigured function fails at its first invocation, not halfway through a request. Every
+variable, its default and who reads it: docs/settings.md.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-from pydantic import BaseModel, Field
+ReadingStoreKind = Literal["dynamodb", "timestream"]
 
 
-class Settings(BaseModel):
-    definitions_table: str = Field(min_length=1)
+def _text(env: Mapping[str, str], name: str, default: str = "") -> str:
+    return (env.get(name) or default).strip()
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = _text(env, name)
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"environment variable {name} must be a number, not {raw!r}") from None
+    if not value >= minimum:  # also refuses NaN
+        raise ValueError(f"environment variable {name} must be at least {minimum}, not {raw!r}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _text(env, name).lower()
+    return default if not raw else raw in ("1", "true", "yes")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    #: the definitions table (DynamoDB): every function but the writer
+    definitions_table: str = ""
+    #: the reading store backend chosen by the template's ReadingStoreBackend parameter
+    reading_store: ReadingStoreKind = "dynamodb"
     readings_table: str = ""
-    readings_queue_url: str = ""
-    reading_store: Literal["dynamodb", "timestream"] = "dynamodb"
     timestream_database: str = ""
     timestream_table: str = ""
+    readings_queue_url: str = ""
     #: seconds a warm container may reuse definitions it has read
     definitions_cache_ttl: float = 30.0
+    #: the bucket dialect's per-key token bucket
+    dakkio_rate_burst: int = 100
+    dakkio_rate_per_second: float = 10.0
+    #: set by the local stack and moto; Timestream's endpoint discovery ignores it otherwise
+    aws_endpoint_url: str | None = None
+    #: powertools' own switches, read here so no other module touches the environment
+    tracing_enabled: bool = True
+    cold_start_metric: bool = True
 
     @classmethod
-    def from_env(cls) -> Settings:
-        env = os.environ
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        store = _text(env, "READING_STORE", "dynamodb").lower()
+        if store not in ("dynamodb", "timestream"):
+            raise ValueError(f"READING_STORE must be 'dynamodb' or 'timestream', not {store!r}")
         return cls(
-            definitions_table=env.get("DEFINITIONS_TABLE", ""),
-            readings_table=env.get("READINGS_TABLE", ""),
-            readings_queue_url=env.get("READINGS_QUEUE_URL", ""),
-            reading_store=env.get("READING_STORE", "dynamodb") or "dynamodb",  # type: ignore[arg-type]
-            timestream_database=env.get("TIMESTREAM_DATABASE", ""),
-            timestream_table=env.get("TIMESTREAM_TABLE", ""),
-            definitions_cache_ttl=float(env.get("DEFINITIONS_CACHE_TTL", "30")),
+            definitions_table=_text(env, "DEFINITIONS_TABLE"),
+            reading_store=store,  # type: ignore[arg-type]  # checked above
+            readings_table=_text(env, "READINGS_TABLE"),
+            timestream_database=_text(env, "TIMESTREAM_DATABASE"),
+            timestream_table=_text(env, "TIMESTREAM_TABLE"),
+            readings_queue_url=_text(env, "READINGS_QUEUE_URL"),
+            definitions_cache_ttl=_number(env, "DEFINITIONS_CACHE_TTL", 30.0),
+            dakkio_rate_burst=int(_number(env, "DAKKIO_RATE_BURST", 100, minimum=1)),
+            dakkio_rate_per_second=_number(env, "DAKKIO_RATE_PER_SECOND", 10.0),
+            aws_endpoint_url=_text(env, "AWS_ENDPOINT_URL") or None,
+            tracing_enabled=not _flag(env, "POWERTOOLS_TRACE_DISABLED", False),
+            cold_start_metric=not _flag(env, "POWERTOOLS_METRICS_DISABLED", False),
         )
+
+    def required(self, field: str, variable: str) -> str:
+        """A setting the caller cannot work without (``ValueError`` naming the variable)."""
+        value = getattr(self, field)
+        if not value:
+            raise ValueError(f"environment variable {variable} must be set")
+        return str(value)
 
 
 @cache
 def settings() -> Settings:
+    """Parsed once per execution environment (tests that change the environment call
+    ``settings.cache_clear()``, as the local stack does when it starts)."""
     return Settings.from_env()

@@ -20,9 +20,10 @@ import pytest
 from moto.dynamodb.models import DynamoDBBackend
 from telemetry.adapters.items_dynamodb import DynamoDbItemStore
 from telemetry.adapters.queue_sqs import SqsReadingQueue
-from telemetry.bootstrap import Container
-from telemetry.services.ambiquality import AmbiqualityServices, build_services
+from telemetry.bootstrap import bootstrap
+from telemetry.bootstrap.ambiquality import AmbiqualityServices
 from telemetry.services.ambiquality.errors import SensorRateLimited
+from telemetry.settings import Settings
 
 from tests.integration.ambiquality.helpers import DOC_READINGS, make_sensor
 from tests.integration.conftest import Platform, drain
@@ -49,9 +50,9 @@ def instance(p: Platform) -> AmbiqualityServices:
     ddb, sqs = session.client("dynamodb"), session.client("sqs")
     table = p.resources["DefinitionsTable"].ref
     queue_url = p.resources["ReadingsQueue"].ref
-    return build_services(
-        Container(DynamoDbItemStore(table, client=ddb), lambda: SqsReadingQueue(queue_url, client=sqs))
-    )
+    return bootstrap(
+        Settings(), store=DynamoDbItemStore(table, client=ddb), queue=lambda: SqsReadingQueue(queue_url, client=sqs)
+    ).ambiquality
 
 
 def race(p: Platform, key: str, body: bytes, now: int) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from telemetry.services.dakkio import dakkio_services
+from telemetry.bootstrap import container
 from telemetry.services.dakkio.ratelimit import RateLimit, TokenBucketLimiter
 
 from tests.integration.conftest import Platform
@@ -13,7 +13,7 @@ from tests.integration.conftest import Platform
 
 @pytest.fixture
 def small_limit(platform: Platform) -> Iterator[None]:
-    services = dakkio_services()
+    services = container().dakkio
     saved = services.__dict__.pop("limiter", None)
     services.__dict__["limiter"] = TokenBucketLimiter(services.base.repo.store, RateLimit(burst=2, per_second=0.01))
     yield

@@ -1,4 +1,4 @@
-"""Fixtures of the Ambiquality unit tests: real services on Container.in_memory(), no mocks."""
+"""Fixtures of the Ambiquality unit tests: real services on in_memory_container(), no mocks."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Any
 import orjson
 import pytest
 from telemetry.bootstrap import Container
+from telemetry.bootstrap.ambiquality import AmbiqualityServices
 from telemetry.models.ambiquality import BuildingCreate, RoomCreate, SensorCreate, SensorWithKey
 from telemetry.models.auth import Principal
-from telemetry.services.ambiquality import AmbiqualityServices, build_services
+
+from tests.fakes import in_memory_container
 
 T0 = 1_714_564_800_000  # 2024-05-01T12:00:00.000Z
 
@@ -49,8 +51,8 @@ class World:
 
 @pytest.fixture
 def world() -> World:
-    c = Container.in_memory()
-    s = build_services(c)
+    c = in_memory_container()
+    s = c.ambiquality
     clock = Clock()
     s.measurements.clock = clock
     issued = c.keys.issue("acme")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
+from telemetry.bootstrap.ambiquality import AmbiqualityServices
 from telemetry.models.ambiquality import CATALOG, PARAMETERS
 from telemetry.models.metrics import Aggregation, DataType, MetricCreate
-from telemetry.services.ambiquality import build_services
 from telemetry.services.ambiquality.catalog import catalog_parameters
 
 from .conftest import World
@@ -55,7 +55,7 @@ def test_first_sensor_creates_one_metric_per_parameter_and_one_thing_type(world:
 def test_second_sensor_and_a_fresh_process_reuse_the_catalog(world: World) -> None:
     first = world.sensor()
     second = world.sensor(["humidity"])
-    third = build_services(world.c).catalog.ensure(world.principal.org_id)  # a new process: empty cache
+    third = AmbiqualityServices(world.c).catalog.ensure(world.principal.org_id)  # a new process: empty cache
     record1 = world.s.repo.get_sensor(world.principal.org_id, first.id)
     record2 = world.s.repo.get_sensor(world.principal.org_id, second.id)
     assert record1 and record2
@@ -77,7 +77,7 @@ def test_concurrent_provisioning_yields_one_catalog(world: World) -> None:
     barrier = threading.Barrier(4)
 
     def provision() -> None:
-        services = build_services(world.c)
+        services = AmbiqualityServices(world.c)
         barrier.wait()
         results.append(services.catalog.ensure(world.principal.org_id))
 

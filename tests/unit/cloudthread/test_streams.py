@@ -6,15 +6,16 @@ from typing import Any
 
 import orjson
 import pytest
-from telemetry.adapters.memory_readings import InMemoryReadingQueue
-from telemetry.bootstrap import Container
+from telemetry.bootstrap.cloudthread import CloudthreadServices
 from telemetry.errors import Forbidden, MalformedRequest, NotFound, Unauthenticated, Unavailable, ValidationFailed
 from telemetry.models.auth import Principal
 from telemetry.models.cloudthread import AggFunc, DataStreamCreate
 from telemetry.models.readings import SeriesKind
-from telemetry.services.cloudthread import CloudthreadServices
 from telemetry.services.cloudthread.ingest import parse_hourly, series_id
 from telemetry.services.writer import write_batch
+
+from tests.fakes import in_memory_container
+from tests.fakes.readings import InMemoryReadingQueue
 
 H = 3_600_000
 T0 = 1664582400000  # 2022-10-01 00:00:00 UTC
@@ -22,7 +23,7 @@ T0 = 1664582400000  # 2022-10-01 00:00:00 UTC
 
 class World:
     def __init__(self) -> None:
-        self.c = Container.in_memory()
+        self.c = in_memory_container()
         self.s = CloudthreadServices(self.c)
         self.who = self.c.keys.authenticate(self.c.keys.issue("acme").key)
         self.token = self.s.tokens.create(self.who, DataStreamCreate(name="costs")).token

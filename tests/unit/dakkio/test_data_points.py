@@ -7,15 +7,16 @@ from typing import Any
 
 import orjson
 import pytest
-from telemetry.adapters.memory_readings import InMemoryReadingQueue
-from telemetry.bootstrap import Container
+from telemetry.bootstrap.dakkio import DakkioServices
 from telemetry.errors import Forbidden, MalformedRequest, NotFound, RateLimited, Unavailable, ValidationFailed
 from telemetry.http.dakkio import error_response
 from telemetry.models.auth import Principal
 from telemetry.models.dakkio import BucketCreate, DataSourceCreate
-from telemetry.services.dakkio import DakkioServices
 from telemetry.services.dakkio.ratelimit import RateLimit, TokenBucketLimiter
 from telemetry.services.writer import write_batch
+
+from tests.fakes import in_memory_container
+from tests.fakes.readings import InMemoryReadingQueue
 
 SCHEMA = {
     "temperature": {"type": "number", "required": True},
@@ -28,7 +29,7 @@ SCHEMA = {
 
 class World:
     def __init__(self) -> None:
-        self.c = Container.in_memory()
+        self.c = in_memory_container()
         self.s = DakkioServices(self.c, RateLimit(burst=3, per_second=1.0))
         self.who = self.c.keys.authenticate(self.c.keys.issue("acme").key)
         self.bucket = self.s.buckets.create_bucket(self.who, BucketCreate(name="home"))
@@ -257,7 +258,7 @@ def test_same_time_replaces_the_point(w: World) -> None:
 
 # ---------------------------------------------------------------- rate limit
 def test_token_bucket_refuses_then_refills() -> None:
-    c = Container.in_memory()
+    c = in_memory_container()
     now = [1000.0]
     limiter = TokenBucketLimiter(c.repo.store, RateLimit(burst=3, per_second=0.5), clock=lambda: now[0])
     who = Principal(org_id="o", key_id="k1", scopes=frozenset({"*"}))
@@ -276,7 +277,7 @@ def test_token_bucket_refuses_then_refills() -> None:
 
 
 def test_a_second_container_shares_the_state() -> None:
-    c = Container.in_memory()
+    c = in_memory_container()
     who = Principal(org_id="o", key_id="k", scopes=frozenset({"*"}))
     a = TokenBucketLimiter(c.repo.store, RateLimit(burst=2, per_second=0.001), clock=lambda: 5.0)
     b = TokenBucketLimiter(c.repo.store, RateLimit(burst=2, per_second=0.001), clock=lambda: 5.0)

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from telemetry.adapters._cursor import decode_cursor, encode_cursor
+from telemetry.cursor import decode_cursor, encode_cursor
 from telemetry.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from telemetry.ports.definitions import Expect, Item, Stored
 

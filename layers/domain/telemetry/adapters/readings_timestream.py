@@ -73,7 +73,6 @@ numeric metrics only); First/Last of a Json measure come back as JSON text.
 from __future__ import annotations
 
 import calendar
-import os
 import random
 import re
 import time as _time
@@ -319,6 +318,7 @@ class TimestreamReadingStore:
         max_attempts: int = 4,
         base_delay: float = 0.1,
         sleep: Callable[[float], None] = _time.sleep,
+        endpoint_url: str | None = None,
     ) -> None:
         for name in (database, table):
             if not _TABLE_NAME.fullmatch(name):
@@ -330,14 +330,14 @@ class TimestreamReadingStore:
         self._max_attempts = max_attempts
         self._base_delay = base_delay
         self._sleep = sleep
+        self._endpoint_url = endpoint_url
 
-    @staticmethod
-    def _client_options() -> dict[str, Any]:
+    def _client_options(self) -> dict[str, Any]:
         """Endpoint discovery ignores AWS_ENDPOINT_URL, so pass it explicitly (moto, local stacks)."""
         from botocore.config import Config
 
         return {
-            "endpoint_url": os.environ.get("AWS_ENDPOINT_URL") or None,
+            "endpoint_url": self._endpoint_url,
             "config": Config(retries={"mode": "standard", "max_attempts": 5}),
         }
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +26,7 @@ from telemetry.clock import now_ms
 from telemetry.http.problems import Renderer, problem_response
 from telemetry.limits import DEFAULT_MAX_BODY_BYTES
 from telemetry.models.principal import Principal
+from telemetry.settings import settings
 from telemetry.validation import error_from_pydantic
 
 logger = Logger()
@@ -36,7 +36,7 @@ warnings.filterwarnings("ignore", message="No application metrics to publish", c
 
 
 def _tracing_enabled() -> bool:
-    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() not in ("true", "1")
+    return settings().tracing_enabled
 
 
 def _traced(
@@ -189,7 +189,7 @@ def entrypoint(
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @_traced
-    @metrics.log_metrics(capture_cold_start_metric=os.environ.get("POWERTOOLS_METRICS_DISABLED") != "true")
+    @metrics.log_metrics(capture_cold_start_metric=settings().cold_start_metric)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         body = event.get("body") or ""
         if event.get("isBase64Encoded") and body:

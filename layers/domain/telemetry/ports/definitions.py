@@ -6,7 +6,7 @@ are stored as JSON documents under a partition key that starts with the organiza
 a credential by its hash (``APIKEY#<sha256>``), which is how the organization is found at all.
 
 Keeping the port this small means the repository logic (item layouts, uniqueness rules) is
-written once, in :mod:`telemetry.adapters.definitions`, and unit tests run it on an in-memory
+written once, in :mod:`telemetry.repositories.definitions`, and unit tests run it on an in-memory
 ItemStore instead of a mock.
 """
 

@@ -10,7 +10,6 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 
-from telemetry.adapters.definitions import DefinitionsRepository
 from telemetry.clock import iso_from_ms, ms_from_iso, now_ms
 from telemetry.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from telemetry.ids import new_id
@@ -27,6 +26,7 @@ from telemetry.models.auth import (
     ResourceFilters,
 )
 from telemetry.models.base import Page
+from telemetry.repositories.definitions import DefinitionsRepository
 
 KEY_PREFIX = "avy_"
 #: 9999-12-31T23:59:59.999Z, the last instant an ISO 8601 timestamp can name

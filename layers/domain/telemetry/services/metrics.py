@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from telemetry.adapters.definitions import DefinitionsRepository
 from telemetry.clock import iso_from_ms, now_ms
 from telemetry.errors import NotFound
 from telemetry.ids import new_id
 from telemetry.models.auth import Principal
 from telemetry.models.base import Page
 from telemetry.models.metrics import MetricCreate, MetricDefinition
+from telemetry.repositories.definitions import DefinitionsRepository
 from telemetry.services.auth import require
 
 

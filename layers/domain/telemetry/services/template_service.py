@@ -7,17 +7,15 @@ thing id, keyed by metric ids), so the writer Lambda stores them and ``latest-ev
 read them. Transactions take the same queue as kind ``TRANSACTION`` (series = the transaction
 type; one row per millisecond holding every transaction of that type and time, keyed by id).
 
-Compose with :func:`template_services` (built per call from the cached container, so it holds no
-state of its own).
+Composed by :mod:`telemetry.bootstrap` (``container().templates``); the service holds no
+state of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from telemetry.adapters.definitions import DefinitionsRepository, org_pk
-from telemetry.adapters.templates_repo import TemplatesRepository
 from telemetry.body import load_object
 from telemetry.clock import iso_from_ms, now_ms
 from telemetry.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -37,6 +35,8 @@ from telemetry.models.templates import (
 )
 from telemetry.models.types import DataType
 from telemetry.ports.readings import ReadingQueue, ReadingStore
+from telemetry.repositories.definitions import DefinitionsRepository, org_pk
+from telemetry.repositories.templates import TemplatesRepository
 from telemetry.services.auth import require, require_unfiltered
 from telemetry.services.ingest import accept_version, new_batch_id
 from telemetry.services.queries import DEFAULT_WINDOW_MS, parse_time
@@ -45,9 +45,6 @@ from telemetry.services.templates import validate_template as _validate
 from telemetry.services.thing_context import ThingContextResolver
 from telemetry.services.transaction_sets import TransactionSets
 from telemetry.validation import parse
-
-if TYPE_CHECKING:
-    from telemetry.bootstrap import Container
 
 #: optimistic-update attempts of one PUT/DELETE before a 409
 UPDATE_ATTEMPTS = 5
@@ -125,11 +122,6 @@ class TemplateService:
         self.contexts = contexts
         self._queue = queue
         self._readings = readings
-
-    @classmethod
-    def of(cls, c: Container) -> TemplateService:
-        """Built on a container's repository, thing contexts, queue and store (queue/store lazily)."""
-        return cls(c.repo, TemplatesRepository(c.repo.store), c.contexts, lambda: c.queue, lambda: c.readings)
 
     # ------------------------------------------------------------ management
     def create(self, principal: Principal, body: bytes | str) -> Template:
@@ -361,10 +353,3 @@ def _preview(result: ApplyResult) -> dict[str, Any]:
     else:
         out["readings"] = [reading_out(r) for r in result.readings]
     return out
-
-
-def template_services() -> TemplateService:
-    """The service over the Lambda's container (cheap: the container caches every adapter)."""
-    from telemetry.bootstrap import container
-
-    return TemplateService.of(container())

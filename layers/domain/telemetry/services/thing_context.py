@@ -11,13 +11,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from telemetry.adapters.definitions import DefinitionsRepository
 from telemetry.errors import FailedDependency, NotFound
 from telemetry.models.auth import Principal
 from telemetry.models.metrics import MetricDefinition
 from telemetry.models.thing_types import ThingTypeVersion
 from telemetry.models.things import Thing
 from telemetry.models.types import name_key
+from telemetry.repositories.definitions import DefinitionsRepository
 
 
 @dataclass(frozen=True, slots=True)

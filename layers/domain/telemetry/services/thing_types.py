@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from telemetry.adapters.definitions import DefinitionsRepository
 from telemetry.clock import iso_from_ms, now_ms
 from telemetry.errors import FieldError, NotFound, ValidationFailed
 from telemetry.ids import new_id
@@ -16,6 +15,7 @@ from telemetry.models.thing_types import (
     ThingTypeVersion,
     ThingTypeVersionCreate,
 )
+from telemetry.repositories.definitions import DefinitionsRepository
 from telemetry.services.auth import require
 
 

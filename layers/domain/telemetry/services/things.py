@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from telemetry.adapters.definitions import DefinitionsRepository
 from telemetry.clock import iso_from_ms, now_ms
 from telemetry.errors import DomainError, FieldError, NotFound, ValidationFailed
 from telemetry.http.problems import status_for
@@ -20,6 +19,7 @@ from telemetry.models.places import Place, PlaceKind
 from telemetry.models.thing_types import ThingTypeVersion, check_constraint, parse_property_value
 from telemetry.models.things import BulkItemResult, BulkResult, Thing, ThingCreate
 from telemetry.models.types import name_key
+from telemetry.repositories.definitions import DefinitionsRepository
 from telemetry.services.auth import reachable_places, require
 from telemetry.services.places import PlaceService
 from telemetry.validation import parse

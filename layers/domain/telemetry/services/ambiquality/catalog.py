@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import threading
 
-from telemetry.adapters.ambiquality_repo import AmbiqualityRepository
 from telemetry.clock import iso_from_ms, now_ms
 from telemetry.errors import Conflict
 from telemetry.ids import new_id
 from telemetry.models.ambiquality import CATALOG, METRIC_NAME_PREFIX, ParameterCatalog
 from telemetry.models.metrics import Aggregation, DataType, MetricDefinition, ValidRange
 from telemetry.models.thing_types import PropertyDefinition, ThingType, ThingTypeVersion, ValueType
+from telemetry.repositories.ambiquality import AmbiqualityRepository
 
 THING_TYPE_NAME = "Ambiquality sensor"
 #: Thing properties every sensor's thing carries (so a platform user can find the sensor).

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from telemetry.adapters.ambiquality_repo import AmbiqualityRepository
 from telemetry.body import check_size, load_object
 from telemetry.clock import now_ms
 from telemetry.errors import Conflict, Unavailable
@@ -38,6 +37,7 @@ from telemetry.models.ambiquality import PARAMETERS, SENSOR_KEY_PREFIX, SensorRe
 from telemetry.models.metrics import DataType
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
 from telemetry.ports.readings import ReadingQueue
+from telemetry.repositories.ambiquality import AmbiqualityRepository
 from telemetry.services.ambiquality.errors import (
     BatchRejected,
     InvalidBody,

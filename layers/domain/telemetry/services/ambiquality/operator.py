@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from telemetry.adapters.ambiquality_repo import AmbiqualityRepository
 from telemetry.clock import iso_from_ms, now_ms
 from telemetry.errors import Conflict, Forbidden, NotFound
 from telemetry.ids import new_id
@@ -31,6 +30,7 @@ from telemetry.models.auth import Principal
 from telemetry.models.base import Page
 from telemetry.models.places import Place, PlaceKind
 from telemetry.models.things import Thing
+from telemetry.repositories.ambiquality import AmbiqualityRepository
 from telemetry.services.ambiquality.catalog import THING_TYPE_NAME, CatalogProvisioner
 from telemetry.services.auth import hash_secret, require
 

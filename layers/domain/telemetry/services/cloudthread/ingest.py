@@ -23,7 +23,7 @@ from telemetry.models.cloudthread import AggFunc, StreamSeries
 from telemetry.models.metrics import DataType, number_from_text
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
 from telemetry.ports.readings import ReadingQueue
-from telemetry.services.cloudthread.repo import StreamRepository
+from telemetry.repositories.streams import StreamRepository
 from telemetry.services.cloudthread.tokens import StreamTokenService
 from telemetry.services.ingest import accept_version, new_batch_id
 

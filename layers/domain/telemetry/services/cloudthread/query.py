@@ -22,9 +22,9 @@ from telemetry.models.auth import Principal
 from telemetry.models.cloudthread import AggFunc, StreamSeries
 from telemetry.models.readings import SeriesKind
 from telemetry.ports.readings import ReadingStore
+from telemetry.repositories.streams import StreamRepository
 from telemetry.services.auth import require, require_unfiltered
 from telemetry.services.cloudthread.ingest import HOUR_MS, VALUE_MEASURE
-from telemetry.services.cloudthread.repo import StreamRepository
 from telemetry.services.queries import QUERY_MIN_MS, parse_time
 
 DAY_MS = 24 * HOUR_MS

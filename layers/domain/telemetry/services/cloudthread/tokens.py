@@ -10,8 +10,8 @@ from telemetry.ids import new_id
 from telemetry.models.auth import Principal
 from telemetry.models.base import Page
 from telemetry.models.cloudthread import DataStream, DataStreamCreate, DataStreamCreated, DataStreamView
+from telemetry.repositories.streams import StreamRepository
 from telemetry.services.auth import hash_secret, require, require_unfiltered
-from telemetry.services.cloudthread.repo import StreamRepository
 
 TOKEN_PREFIX = "ctds_"
 MAX_TOKEN_LENGTH = 256

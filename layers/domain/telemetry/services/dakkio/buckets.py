@@ -5,7 +5,6 @@ so points ingested through ``/api/data`` are visible through ``/v2/things/{thing
 
 from __future__ import annotations
 
-from telemetry.adapters.definitions import DefinitionsRepository, org_pk
 from telemetry.clock import iso_from_ms, now_ms
 from telemetry.errors import Conflict, Forbidden, NotFound
 from telemetry.ids import new_id, new_object_id
@@ -16,8 +15,9 @@ from telemetry.models.metrics import Aggregation, DataType, MetricDefinition
 from telemetry.models.places import Place, PlaceKind
 from telemetry.models.thing_types import ThingType, ThingTypeVersion
 from telemetry.models.things import Thing
+from telemetry.repositories.buckets import BucketRepository
+from telemetry.repositories.definitions import DefinitionsRepository, org_pk
 from telemetry.services.auth import reachable_places, require
-from telemetry.services.dakkio.repo import BucketRepository
 
 #: marks the platform metric definitions this dialect created (and may therefore reuse)
 MARK = "Created by the bucket data points dialect"

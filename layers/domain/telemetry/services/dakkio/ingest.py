@@ -27,8 +27,8 @@ from telemetry.models.dakkio import Bucket, DataSource, ValueType
 from telemetry.models.metrics import CoercionError, DataType, int64
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
 from telemetry.ports.readings import ReadingQueue
+from telemetry.repositories.buckets import BucketRepository
 from telemetry.services.auth import require
-from telemetry.services.dakkio.repo import BucketRepository
 from telemetry.services.ingest import accept_version, new_batch_id
 
 MAX_BODY_BYTES = INGEST_MAX_BODY_BYTES

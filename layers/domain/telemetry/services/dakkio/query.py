@@ -16,9 +16,9 @@ from telemetry.models.auth import Principal
 from telemetry.models.dakkio import DataSource
 from telemetry.models.readings import Record, SeriesKind
 from telemetry.ports.readings import ReadingStore
+from telemetry.repositories.buckets import BucketRepository
 from telemetry.services.auth import require
 from telemetry.services.dakkio.ingest import ISO_DATETIME, OBJECT_ID, DefinitionsCache, check_reach
-from telemetry.services.dakkio.repo import BucketRepository
 
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 

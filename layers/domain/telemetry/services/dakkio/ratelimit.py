@@ -15,17 +15,16 @@ then, so abuse costs no DynamoDB traffic.
 from __future__ import annotations
 
 import math
-import os
 import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from telemetry.adapters.definitions import org_pk
 from telemetry.errors import Conflict, RateLimited, Unavailable
 from telemetry.models.auth import Principal
 from telemetry.ports.definitions import Expect, Item, ItemStore
+from telemetry.repositories.definitions import org_pk
 
 MAX_ATTEMPTS = 200
 #: upper bound of the jittered pause after a lost write, seconds
@@ -38,13 +37,6 @@ class RateLimit:
     burst: int = 100
     #: sustained requests per second
     per_second: float = 10.0
-
-    @classmethod
-    def from_env(cls) -> RateLimit:
-        return cls(
-            burst=int(os.environ.get("DAKKIO_RATE_BURST", "100")),
-            per_second=float(os.environ.get("DAKKIO_RATE_PER_SECOND", "10")),
-        )
 
 
 class TokenBucketLimiter:

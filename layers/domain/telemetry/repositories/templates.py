@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from telemetry.adapters._cursor import decode_cursor, encode_cursor
-from telemetry.adapters.definitions import org_pk
+from telemetry.cursor import decode_cursor, encode_cursor
 from telemetry.errors import ValidationFailed
 from telemetry.models.templates import Template
 from telemetry.ports.definitions import Expect, Item, ItemStore
+from telemetry.repositories.definitions import org_pk
 
 SK_PREFIX = "TEMPLATE#"
 #: templates read from the store per query while filling one page

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from telemetry.adapters.definitions import org_pk
 from telemetry.models.cloudthread import AggFunc, DataStream, StreamSeries
 from telemetry.ports.definitions import Expect, Item, ItemStore
+from telemetry.repositories.definitions import org_pk
 
 #: DynamoDB transactions hold at most 100 items; index puts are unconditional, so chunks are fine
 WRITE_CHUNK = 25

@@ -6,7 +6,7 @@ import copy
 import threading
 from collections.abc import Sequence
 
-from telemetry.adapters._cursor import decode_cursor, encode_cursor
+from telemetry.cursor import decode_cursor, encode_cursor
 from telemetry.errors import Conflict, NotFound, ValidationFailed
 from telemetry.ports.definitions import Expect, Item, Stored
 

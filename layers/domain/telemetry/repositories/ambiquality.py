@@ -24,13 +24,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from telemetry.adapters.definitions import DefinitionsRepository, org_pk
 from telemetry.models.ambiquality import Building, ParameterCatalog, Room, SensorRecord
 from telemetry.models.metrics import MetricDefinition
 from telemetry.models.places import Place
 from telemetry.models.thing_types import ThingType, ThingTypeVersion
 from telemetry.models.things import Thing
 from telemetry.ports.definitions import Expect, Item, ItemStore
+from telemetry.repositories.definitions import DefinitionsRepository, org_pk
 
 
 def _doc(model: BaseModel) -> dict[str, Any]:

@@ -11,9 +11,9 @@ rate-limit state of a key         ORG#<org> / RATE#dakkio#<keyId>   (TTL ``expir
 
 from __future__ import annotations
 
-from telemetry.adapters.definitions import org_pk
 from telemetry.models.dakkio import Bucket, DataSource
 from telemetry.ports.definitions import Expect, Item, ItemStore
+from telemetry.repositories.definitions import org_pk
 
 
 class BucketRepository:
