@@ -16,7 +16,7 @@ help:
 	@echo "make test       install what is needed, lint, and run the whole suite"
 	@echo "make key ORG=<name> [SCOPES=a,b] [PLACES=id,..] [THINGS=id,..]   issue an API key"
 	@echo "make bench      print performance figures next to their targets"
-	@echo "make lint       ruff, mypy, cfn-lint"
+	@echo "make lint       ruff, mypy, cfn-lint, import-linter (layers), vulture (dead code), deptry (dependencies)"
 	@echo "make openapi    regenerate shared/openapi.json from the handlers"
 
 $(STAMP): pyproject.toml
@@ -51,6 +51,9 @@ lint: $(STAMP) cfn-lint
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/mypy --explicit-package-bases functions
+	$(BIN)/lint-imports
+	$(BIN)/vulture
+	$(BIN)/deptry .
 
 format: $(STAMP)
 	$(BIN)/ruff format .

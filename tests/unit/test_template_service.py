@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 import pytest
-from telemetry.repositories import templates as templates_repo
 from telemetry.errors import (
     FailedDependency,
     Forbidden,
@@ -28,6 +27,7 @@ from telemetry.models.thing_types import ThingTypeCreate
 from telemetry.models.things import ThingCreate
 from telemetry.models.types import DataType
 from telemetry.ports.definitions import Item
+from telemetry.repositories import templates as templates_repo
 from telemetry.repositories.definitions import org_pk
 from telemetry.repositories.templates import TemplatesRepository
 from telemetry.services.template_service import TemplateDeleted, TemplateDeletedConflict

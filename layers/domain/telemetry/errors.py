@@ -133,3 +133,31 @@ class Internal(DomainError):
 class NotSupported(DomainError):
     reason = "not-supported"
     title = "Not supported yet"
+
+
+#: Each error's status: the HTTP status on the platform API, and the per-item ``status`` of a bulk
+#: answer (the contract puts it in the body, so the services need it without the HTTP layer).
+#: telemetry.http.problems renders it; the dialects map with tables of their own.
+STATUS: dict[type[DomainError], int] = {
+    ValidationFailed: 400,
+    MalformedRequest: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    FailedDependency: 424,
+    RateLimited: 429,
+    NotSupported: 400,
+    Unprocessable: 422,
+    Unavailable: 503,
+}
+
+
+def status_of(err: DomainError) -> int:
+    """The status of an error by its nearest class in :data:`STATUS` (500 for anything else)."""
+    for cls in type(err).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 500

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -12,10 +11,6 @@ _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 def new_id(prefix: str, length: int = 20) -> str:
     """A random, URL-safe id such as ``mdef_k3j9...``: lowercase, unambiguous, not guessable."""
     return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
-
-
-def new_uuid() -> str:
-    return str(uuid.uuid4())
 
 
 def new_object_id() -> str:

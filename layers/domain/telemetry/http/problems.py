@@ -16,21 +16,7 @@ from telemetry import errors as e
 PROBLEM_TYPE_BASE = "urn:telemetry:problem:"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
-_STATUS: dict[type[e.DomainError], int] = {
-    e.ValidationFailed: 400,
-    e.MalformedRequest: 400,
-    e.Unauthenticated: 401,
-    e.Forbidden: 403,
-    e.NotFound: 404,
-    e.Conflict: 409,
-    e.PayloadTooLarge: 413,
-    e.UnsupportedMediaType: 415,
-    e.FailedDependency: 424,
-    e.RateLimited: 429,
-    e.NotSupported: 400,
-    e.Unprocessable: 422,
-    e.Unavailable: 503,
-}
+_STATUS = e.STATUS
 
 
 def status_for(err: e.DomainError, table: dict[type[e.DomainError], int] | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 T = TypeVar("T")
 
@@ -23,9 +23,4 @@ class Page(OutModel, Generic[T]):
     """A page of a list. ``continuationToken`` is absent on the last page."""
 
     items: list[T]
-    continuationToken: str | None = None
-
-
-class PageRequest(ApiModel):
-    pageLimit: int = Field(default=50, ge=1, le=500)
     continuationToken: str | None = None

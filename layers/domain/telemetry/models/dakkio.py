@@ -9,7 +9,6 @@ from pydantic import ConfigDict, Field, field_validator
 from telemetry.models.base import ApiModel, OutModel
 from telemetry.models.metrics import NAME_PATTERN, DataType
 
-OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
 MAX_SCHEMA_KEYS = 100
 
 

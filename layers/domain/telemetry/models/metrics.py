@@ -9,7 +9,6 @@ import math
 import re
 from typing import Any
 
-import orjson
 from pydantic import Field, field_validator, model_validator
 
 from telemetry.models.base import ApiModel, OutModel
@@ -253,7 +252,3 @@ def _kind(raw: Any) -> str:
     if isinstance(raw, list):
         return "an array"
     return type(raw).__name__
-
-
-def json_measure_text(value: Any) -> str:
-    return orjson.dumps(value).decode()

@@ -164,8 +164,6 @@ class TransactionsJsonPointerSpec(ApiModel):
     attributes: dict[str, TransactionSelector] = Field(default_factory=dict, max_length=50)
 
 
-SpecModel = JsonPointerSpec | JavaScriptHandlerSpec | DbcSpec | TransactionsJsonPointerSpec
-
 _SPEC_MODELS: dict[tuple[TemplateTarget, TemplateFormat], type[ApiModel]] = {
     (TemplateTarget.ThingData, TemplateFormat.JsonPointer): JsonPointerSpec,
     (TemplateTarget.ThingData, TemplateFormat.JavaScriptHandler): JavaScriptHandlerSpec,

@@ -32,7 +32,7 @@ from telemetry.models.metrics import MetricDefinition
 from telemetry.models.places import Place, PlaceKind
 from telemetry.models.thing_types import ThingType, ThingTypeVersion
 from telemetry.models.things import Thing
-from telemetry.ports.definitions import Expect, Item, ItemStore, Stored
+from telemetry.ports.definitions import Expect, Item, ItemStore
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -237,7 +237,3 @@ class DefinitionsRepository:
         self, org_id: str, place_id: str, limit: int, cursor: str | None
     ) -> tuple[list[Thing], str | None]:
         return self._page(Thing, f"{org_pk(org_id)}#PLACE#{place_id}", "THING#", limit, cursor, index="gsi1")
-
-
-def stored_model(model: type[M], stored: Stored) -> M:
-    return model.model_validate(stored.doc)

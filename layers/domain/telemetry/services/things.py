@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from telemetry.clock import iso_from_ms, now_ms
-from telemetry.errors import DomainError, FieldError, NotFound, ValidationFailed
-from telemetry.http.problems import status_for
+from telemetry.errors import DomainError, FieldError, NotFound, ValidationFailed, status_of
 from telemetry.ids import new_id
 from telemetry.limits import MAX_BULK_THINGS
 from telemetry.models.auth import Principal
@@ -59,7 +58,7 @@ class ThingService:
                 thing = self._build(principal.org_id, place, body, type_cache)
             except DomainError as err:
                 errors = [e.as_dict() for e in getattr(err, "errors", [])] or [{"path": "", "message": err.detail}]
-                results.append(BulkItemResult(index=index, status=status_for(err), type=err.reason, errors=errors))
+                results.append(BulkItemResult(index=index, status=status_of(err), type=err.reason, errors=errors))
                 continue
             created.append(thing)
             results.append(BulkItemResult(index=index, status=201, thingId=thing.id, thing=thing))

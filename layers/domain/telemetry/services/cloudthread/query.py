@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from telemetry.clock import now_ms
 from telemetry.errors import FieldError, ValidationFailed
@@ -31,7 +31,6 @@ DAY_MS = 24 * HOUR_MS
 DEFAULT_WINDOW_MS = 7 * DAY_MS
 MAX_WINDOW_MS = 400 * DAY_MS
 MAX_SERIES = 1000
-Granularity = Literal["hourly", "daily"]
 
 
 def _fmt(ms: int) -> str:
