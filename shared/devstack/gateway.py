@@ -7,7 +7,7 @@ API Gateway's REST APIs where it is observable by a client or a handler:
   unknown path or method -> 403 ``MISSING_AUTHENTICATION_TOKEN``; requests may also carry the
   ``/<stage>`` prefix of the deployed URL;
 * ``path`` and ``pathParameters`` stay percent-encoded, query parameters are decoded;
-* REQUEST/TOKEN authorizers: identity sources must be present and non-empty or the answer is
+* REQUEST/TOKEN authorizers: identity sources must carry exactly one non-empty value or the answer is
   401 without calling the authorizer; ``Unauthorized`` -> 401; other errors and malformed
   results -> 500 ``AUTHORIZER_CONFIGURATION_ERROR``; the policy is evaluated against the
   methodArn (explicit Deny wins, no Allow -> 403); results are cached per identity value for
@@ -141,6 +141,10 @@ class IncomingRequest:
                 found = v
         return found
 
+    def header_values(self, name: str) -> list[str]:
+        """Every value of ``name`` in any capitalisation (repeated lines included)."""
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
 
 @dataclass
 class OutgoingResponse:
@@ -261,6 +265,21 @@ def _stringify_context(context: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = str(value)
     return out
+
+
+def identity_values(spec: AuthorizerSpec, request: IncomingRequest) -> tuple[str, ...] | None:
+    """The identity source values, which are also the cache key; ``None`` means 401 unasked.
+
+    Every source must carry exactly one non-empty value: a request with two API-key headers
+    (``X-Api-Key`` and ``x-api-key``, or one repeated) is ambiguous, since the gateway's cache key
+    and the authorizer's reading could name different keys (issue 8.9).
+    """
+    query = parse_qsl(request.query, keep_blank_values=True)
+    found = [request.header_values(h) for h in spec.headers]
+    found += [[v for k, v in query if k == q] for q in spec.query_strings]
+    if not found or any(len(values) != 1 or values[0] == "" for values in found):
+        return None
+    return tuple(values[0] for values in found)
 
 
 # --------------------------------------------------------------------------- the gateway
@@ -488,11 +507,9 @@ class LocalGateway:
                 route.authorizer,
             )
             return _AuthResult(denied=self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", api, request, request_id))
-        query = event["queryStringParameters"] or {}
-        identity: list[str] = [request.header(h) or "" for h in spec.headers]
-        identity += [query.get(q, "") for q in spec.query_strings]
         unauthorized = _AuthResult(denied=self.gateway_response("UNAUTHORIZED", api, request, request_id))
-        if not identity or any(v == "" for v in identity):
+        identity = identity_values(spec, request)
+        if identity is None:
             return unauthorized
         if (
             spec.payload_type == "TOKEN"
@@ -500,7 +517,7 @@ class LocalGateway:
             and not re.fullmatch(spec.validation_expression, identity[0])
         ):
             return unauthorized
-        key = (f"{spec.api_id}/{spec.name}", tuple(identity))
+        key = (f"{spec.api_id}/{spec.name}", identity)
         entry = self.cache.get(key) if spec.reauthorize_every > 0 else None
         latency = 0
         if entry is None:
