@@ -4,7 +4,8 @@ Routes, the Lambda authorizer and gateway responses come from the template. Beha
 API Gateway's REST APIs where it is observable by a client or a handler:
 
 * routing: literal segments beat ``{param}`` beats ``{proxy+}``; a trailing slash is ignored;
-  unknown path or method -> 403 ``MISSING_AUTHENTICATION_TOKEN``; requests may also carry the
+  unknown path or method -> ``MISSING_AUTHENTICATION_TOKEN`` (403 unless the template's gateway
+  response says otherwise; ours: a 404 problem); requests may also carry the
   ``/<stage>`` prefix of the deployed URL;
 * ``path`` and ``pathParameters`` stay percent-encoded, query parameters are decoded;
 * REQUEST/TOKEN authorizers: identity sources must carry exactly one non-empty value or the answer is
@@ -350,7 +351,8 @@ class LocalGateway:
         headers: list[tuple[str, str]] = []
         content_type = "application/json"
         if spec is not None:
-            if spec.status_code is not None and rtype in configured:
+            # A status on DEFAULT_4XX/5XX re-statuses every response falling back to it (AWS docs).
+            if spec.status_code is not None:
                 status = spec.status_code
             if "application/json" in spec.templates:
                 body = spec.templates["application/json"]
