@@ -653,6 +653,10 @@ def _header_str(value: Any) -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a burst of connects overflows it and the kernel
+    # resets them. One thread per connection serves keep-alive clients; the backlog covers a burst
+    # of at least 64 simultaneous connects (the kernel caps it at net.core.somaxconn).
+    request_queue_size = 1024
     gateway: LocalGateway
 
 
