@@ -14,7 +14,7 @@ SCOPES ?=
 help:
 	@echo "make run        start the local stack on http://127.0.0.1:$(PORT) (PORT= overrides)"
 	@echo "make test       install what is needed, lint, and run the whole suite"
-	@echo "make key ORG=<name> [SCOPES=a,b] [PLACES=id,..] [THINGS=id,..]   issue an API key"
+	@echo "make key ORG=<name> [SCOPES=a,b] [PLACES=id,..] [THINGS=id,..]   issue an API key on the stack of PORT (STACK=<name>: the deployed one)"
 	@echo "make bench      print performance figures next to their targets"
 	@echo "make lint       ruff, mypy, cfn-lint, import-linter (layers), vulture (dead code), deptry (dependencies)"
 	@echo "make openapi    regenerate shared/openapi.json from the handlers"
@@ -31,7 +31,7 @@ run: $(STAMP)
 	PORT=$(PORT) $(BIN)/telemetry-dev run --port $(PORT)
 
 key: $(STAMP)
-	$(BIN)/telemetry-dev key --org "$(ORG)" $(if $(SCOPES),--scopes "$(SCOPES)",) \
+	$(BIN)/telemetry-dev key $(if $(STACK),--stack-name "$(STACK)",--port $(PORT)) --org "$(ORG)" $(if $(SCOPES),--scopes "$(SCOPES)",) \
 		$(if $(PLACES),--places "$(PLACES)",) $(if $(THINGS),--things "$(THINGS)",)
 
 test: $(STAMP) lint

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -16,7 +15,7 @@ from types import FrameType
 from typing import Any
 
 from .lambdas import runtime_environment
-from .stack import LocalStack, default_state_file, find_template
+from .stack import LocalStack, StackNotFoundError, default_state_dir, find_running_stack, find_template
 from .template import Template
 
 log = logging.getLogger("devstack.cli")
@@ -76,7 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         speedup=args.speedup,
-        state_file=default_state_file(template_path),
+        state_dir=default_state_dir(template_path),
     )
     stopping = threading.Event()
 
@@ -123,22 +122,6 @@ def _serve(stack: LocalStack, stopping: threading.Event) -> int:
 # --------------------------------------------------------------------------- key
 
 
-def _read_state(template_path: Path) -> dict[str, Any] | None:
-    path = default_state_file(template_path)
-    try:
-        state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(int(state["pid"]), 0)
-    except ProcessLookupError:
-        log.warning("%s is stale (process %s is gone); ignoring it", path, state.get("pid"))
-        return None
-    except (PermissionError, KeyError, ValueError):
-        pass
-    return state
-
-
 def _samconfig_stack_name(root: Path) -> str | None:
     try:
         data = tomllib.loads((root / "samconfig.toml").read_text(encoding="utf-8"))
@@ -171,7 +154,11 @@ def deployed_environment(template: Template, outputs: dict[str, str]) -> dict[st
 
 def cmd_key(args: argparse.Namespace) -> int:
     template_path = Path(args.template).resolve() if args.template else find_template()
-    state = None if args.stack_name else _read_state(template_path)
+    try:
+        state = None if args.stack_name else find_running_stack(template_path, args.port)
+    except StackNotFoundError as exc:
+        print(f"{exc}; start one with `make run PORT=<port>`.", file=sys.stderr)
+        return 2
     if state is not None:
         os.environ.update(runtime_environment(state["endpoint_url"]))
         os.environ.update(state.get("environment") or {})
@@ -182,7 +169,7 @@ def cmd_key(args: argparse.Namespace) -> int:
         session = boto3.session.Session()
         if session.get_credentials() is None:
             print(
-                "No running local stack (.devstack/state.json) and no AWS credentials: start "
+                "No running local stack (.devstack/<port>/state.json) and no AWS credentials: start "
                 "`telemetry-dev run` or configure AWS credentials.",
                 file=sys.stderr,
             )
@@ -240,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--scopes", default=None, help="comma-separated scopes (default: all)")
     key.add_argument("--places", default=None, help="limit the key to these place ids (comma-separated)")
     key.add_argument("--things", default=None, help="limit the key to these thing ids (comma-separated)")
+    key.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="the local stack on this gateway port (default: $PORT, else the only one running)",
+    )
     key.add_argument(
         "--stack-name", default=None, help="deployed stack (default: samconfig.toml); forces the deployed stack"
     )

@@ -14,7 +14,7 @@ app would, with a platform API key (scopes ``sensors:read`` / ``sensors:write``)
     telemetry-dev sensors rotate-key SENSOR_ID
     telemetry-dev sensors send SENSOR_ID co2=812 temperature=21.4      (key: --key or $AMQ_SENSOR_KEY)
 
-Base URL: ``--url``, else ``$TELEMETRY_URL``, else the running local stack (.devstack/state.json).
+Base URL: ``--url``, else ``$TELEMETRY_URL``, else the running local stack (``$PORT``'s, or the only one; .devstack/<port>/state.json).
 API key: ``--api-key``, else ``$TELEMETRY_API_KEY`` (``telemetry-dev key --org ...`` issues one).
 Answers are printed as JSON; an error answer goes to stderr and the exit code is 1.
 
@@ -33,7 +33,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .stack import default_state_file, find_template
+from .stack import StackNotFoundError, find_running_stack, find_template
 
 
 class CliError(Exception):
@@ -47,10 +47,12 @@ def base_url(args: argparse.Namespace) -> str:
         return os.environ["TELEMETRY_URL"].rstrip("/")
     template = Path(args.template).resolve() if getattr(args, "template", None) else find_template()
     try:
-        state = json.loads(default_state_file(template).read_text(encoding="utf-8"))
-        return str(state["gateway_url"]).rstrip("/")
-    except (OSError, ValueError, KeyError):
-        raise CliError("no --url, no $TELEMETRY_URL and no running local stack (telemetry-dev run)") from None
+        state = find_running_stack(template, None)
+    except StackNotFoundError as exc:
+        raise CliError(f"no --url and no $TELEMETRY_URL: {exc}") from None
+    if state is None or "gateway_url" not in state:
+        raise CliError("no --url, no $TELEMETRY_URL and no running local stack (telemetry-dev run)")
+    return str(state["gateway_url"]).rstrip("/")
 
 
 def api_key(args: argparse.Namespace) -> str:

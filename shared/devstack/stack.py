@@ -16,6 +16,7 @@ stack must not be alive while ``mock_aws`` tests run in the same process. Use
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -114,6 +115,7 @@ class LocalStack:
         schedules: bool = True,
         speedup: float = 1.0,
         state_file: str | Path | None = None,
+        state_dir: str | Path | None = None,
         strict: bool = False,
     ) -> None:
         self.template_path = Path(template) if template else find_template()
@@ -127,6 +129,9 @@ class LocalStack:
         self.run_schedules = schedules
         self.speedup = speedup
         self.state_file = Path(state_file) if state_file else None
+        # With a state dir the state lands in ``<state_dir>/<bound port>/``: stacks on different
+        # ports beside one template each keep their own (``telemetry-dev key --port``).
+        self.state_dir = Path(state_dir) if state_dir else None
         self.strict = strict
 
         self.template: Template | None = None
@@ -192,6 +197,8 @@ class LocalStack:
                 fn = self.functions.get(sched.function_id)
                 if fn is not None:
                     self.schedules.append(Schedule(sched, fn, speedup=self.speedup).start())
+        if self.state_dir is not None and self.state_file is None:
+            self.state_file = state_file_for(self.state_dir, self.gateway.port)
         if self.state_file is not None:
             self._write_state()
         log.info("local stack up: gateway %s, moto %s", self.url, self.endpoint_url)
@@ -277,6 +284,7 @@ class LocalStack:
     def state(self) -> dict[str, Any]:
         return {
             "pid": os.getpid(),
+            "port": self.gateway.port if self.gateway else self.port,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "stack_name": self.stack_name,
             "template": str(self.template_path),
@@ -322,11 +330,70 @@ class LocalStack:
         if current.get("pid") == os.getpid():  # never remove another process's state
             self.state_file.unlink(missing_ok=True)
             (self.state_file.parent / SAM_ENV_FILE).unlink(missing_ok=True)
+            if self.state_dir is not None:
+                with contextlib.suppress(OSError):  # the per-port folder, when empty
+                    self.state_file.parent.rmdir()
 
 
-#: written beside the state file: `sam local start-api --env-vars .devstack/sam-env.json`
+#: written beside the state file: `sam local start-api --env-vars .devstack/<port>/sam-env.json`
 SAM_ENV_FILE = "sam-env.json"
 
 
-def default_state_file(template_path: Path) -> Path:
-    return template_path.resolve().parent / STATE_DIR / STATE_FILE
+def default_state_dir(template_path: Path) -> Path:
+    return template_path.resolve().parent / STATE_DIR
+
+
+def state_file_for(state_dir: Path, port: int) -> Path:
+    """``.devstack/<port>/state.json``: one per gateway port."""
+    return state_dir / str(port) / STATE_FILE
+
+
+def default_state_file(template_path: Path, port: int) -> Path:
+    return state_file_for(default_state_dir(template_path), port)
+
+
+def _live_state(path: Path) -> dict[str, Any] | None:
+    try:
+        state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(int(state["pid"]), 0)
+    except ProcessLookupError:
+        log.warning("%s is stale (process %s is gone); ignoring it", path, state.get("pid"))
+        return None
+    except (PermissionError, KeyError, ValueError):
+        pass
+    return state
+
+
+def running_stacks(template_path: Path) -> dict[int, dict[str, Any]]:
+    """The live local stacks of this template, by gateway port."""
+    found: dict[int, dict[str, Any]] = {}
+    for path in sorted(default_state_dir(template_path).glob(f"*/{STATE_FILE}")):
+        if path.parent.name.isdigit() and (state := _live_state(path)) is not None:
+            found[int(path.parent.name)] = state
+    return found
+
+
+class StackNotFoundError(Exception):
+    """No (or no unambiguous) running local stack for the requested port."""
+
+
+def find_running_stack(template_path: Path, port: int | None) -> dict[str, Any] | None:
+    """The state of the stack on ``port`` (else ``$PORT``); without either, the only one running.
+
+    Raises :class:`StackNotFoundError` when a port is asked for and no stack serves it, or when
+    several run and none is named; returns ``None`` when no port is asked for and none runs.
+    """
+    if port is None and os.environ.get("PORT", "").isdigit():
+        port = int(os.environ["PORT"])
+    stacks = running_stacks(template_path)
+    if port is not None:
+        if port not in stacks:
+            others = ", ".join(map(str, stacks)) or "none"
+            raise StackNotFoundError(f"no local stack on port {port} (running: {others})")
+        return stacks[port]
+    if len(stacks) > 1:
+        raise StackNotFoundError(f"several local stacks run (ports {', '.join(map(str, stacks))}): pass --port")
+    return next(iter(stacks.values()), None)

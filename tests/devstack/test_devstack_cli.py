@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 from devstack.cli import deployed_environment, example_path, main
+from devstack.stack import free_port
 from devstack.template import Template
 
 FIXTURE_TEMPLATE = Path(__file__).parent / "fixtures" / "template.yaml"
@@ -69,7 +71,8 @@ def test_run_prints_key_and_curl_then_stops_on_sigterm(
         FIXTURE_TEMPLATE.parent, tmp_path / "fixtures", ignore=shutil.ignore_patterns(".devstack", "__pycache__")
     )
     template = fixtures / "template.yaml"
-    state_file = fixtures / ".devstack" / "state.json"
+    port = free_port()
+    state_file = fixtures / ".devstack" / str(port) / "state.json"  # one state per port
     seen: dict[str, Any] = {}
 
     def drive() -> None:
@@ -85,7 +88,7 @@ def test_run_prints_key_and_curl_then_stops_on_sigterm(
 
     helper = threading.Thread(target=drive)
     helper.start()
-    rc = main(["--template", str(template), "run", "--port", "0"])
+    rc = main(["--template", str(template), "run", "--port", str(port)])
     helper.join()
     out = capsys.readouterr().out
     assert rc == 0
@@ -97,24 +100,71 @@ def test_run_prints_key_and_curl_then_stops_on_sigterm(
     assert stub_keys.calls[0]["org"] == "default" and stub_keys.calls[0]["scopes"] is None
 
 
-def test_key_uses_the_running_local_stack(
-    stub_keys: _StubKeys, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    (tmp_path / "template.yaml").write_text("Resources: {}\n")
-    (tmp_path / ".devstack").mkdir()
+def _write_state(root: Path, port: int, table: str) -> None:
+    """The state a running ``telemetry-dev run --port <port>`` leaves beside the template."""
+    folder = root / ".devstack" / str(port)
+    folder.mkdir(parents=True)
     state = {
         "pid": os.getpid(),
-        "endpoint_url": "http://127.0.0.1:1",
-        "gateway_url": "http://127.0.0.1:2",
-        "environment": {"ITEMS_TABLE": "items-local"},
+        "port": port,
+        "endpoint_url": f"http://127.0.0.1:{port + 1}",
+        "gateway_url": f"http://127.0.0.1:{port}",
+        "environment": {"ITEMS_TABLE": table},
     }
-    (tmp_path / ".devstack" / "state.json").write_text(json.dumps(state))
+    (folder / "state.json").write_text(json.dumps(state))
+
+
+def test_key_uses_the_running_local_stack(
+    stub_keys: _StubKeys, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PORT", raising=False)
+    (tmp_path / "template.yaml").write_text("Resources: {}\n")
+    _write_state(tmp_path, 2, "items-local")
+    state = {"endpoint_url": "http://127.0.0.1:3"}
     rc = main(["--template", str(tmp_path / "template.yaml"), "key", "--org", "acme", "--scopes", "read, write"])
     assert rc == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == "key-for-acme"
     assert stub_keys.calls == [
-        {"org": "acme", "scopes": ["read", "write"], "endpoint": "http://127.0.0.1:1", "table": "items-local"}
+        {"org": "acme", "scopes": ["read", "write"], "endpoint": state["endpoint_url"], "table": "items-local"}
     ]
+
+
+def test_key_targets_the_stack_on_the_given_port_not_the_last_started(
+    stub_keys: _StubKeys, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8.4: two stacks run beside one template; ``--port`` (or ``$PORT``) picks one."""
+    monkeypatch.delenv("PORT", raising=False)
+    template = str(tmp_path / "template.yaml")
+    (tmp_path / "template.yaml").write_text("Resources: {}\n")
+    _write_state(tmp_path, 3100, "items-a")
+    _write_state(tmp_path, 3200, "items-b")  # started last
+    assert main(["--template", template, "key", "--org", "a", "--port", "3100"]) == 0
+    monkeypatch.setenv("PORT", "3100")
+    assert main(["--template", template, "key", "--org", "b"]) == 0
+    monkeypatch.delenv("PORT")
+    # two stacks and no port: refuse to guess; a port with no stack: say so, never fall back
+    assert main(["--template", template, "key", "--org", "c"]) == 2
+    assert main(["--template", template, "key", "--org", "d", "--port", "3300"]) == 2
+    assert [(c["org"], c["table"], c["endpoint"]) for c in stub_keys.calls] == [
+        ("a", "items-a", "http://127.0.0.1:3101"),
+        ("b", "items-a", "http://127.0.0.1:3101"),
+    ]
+    assert "3100" in capsys.readouterr().err
+
+
+def test_make_key_passes_port_to_the_cli() -> None:
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    root = REPO_TEMPLATE.parent
+    out = subprocess.run(
+        [make, "-n", "-o", ".venv/.installed", "key", "ORG=acme", "PORT=3102"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "--port 3102" in out and '--org "acme"' in out, out
 
 
 def test_key_without_local_stack_or_credentials(

@@ -158,3 +158,50 @@ def test_concurrent_requests(stack: LocalStack) -> None:
 
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(call, range(24))) == [200] * 24
+
+
+def _raw_get(stack: LocalStack, path: str, headers: list[tuple[str, str]]) -> tuple[int, str, dict[str, Any]]:
+    """A GET with exactly these header lines (requests would merge repeated names)."""
+    assert stack.gateway is not None
+    conn = http.client.HTTPConnection("127.0.0.1", stack.gateway.port, timeout=5)
+    try:
+        conn.putrequest("GET", path)
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, response.getheader("Content-Type") or "", json.loads(response.read())
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("X-Api-Key", "good"), ("x-api-key", "never-issued")],
+        [("x-api-key", "never-issued"), ("X-Api-Key", "good")],
+        [("X-Api-Key", "good"), ("X-Api-Key", "good")],
+    ],
+    ids=["two-spellings", "two-spellings-reversed", "repeated"],
+)
+def test_more_than_one_api_key_header_value_is_401(stack: LocalStack, headers: list[tuple[str, str]]) -> None:
+    """Issue 8.9: an ambiguous identity is refused before the authorizer runs."""
+    status, content_type, body = _raw_get(stack, "/items/1", headers)
+    assert (status, content_type, body) == (
+        401,
+        "application/problem+json",
+        {"type": "urn:test:unauthenticated", "status": 401},
+    )
+    assert _auth_calls(stack) == []
+
+
+def test_a_never_issued_key_is_never_cached_as_allowed(stack: LocalStack) -> None:
+    """Issue 8.9: the old gateway keyed the cache on the last header value while the authorizer
+    judged the first, so ``never-issued`` stayed valid for ReauthorizeEvery seconds."""
+    _raw_get(stack, "/items/1", [("X-Api-Key", "good"), ("x-api-key", "never-issued")])
+    status, content_type, _ = _raw_get(stack, "/items/1", [("x-api-key", "never-issued")])
+    assert (status, content_type) == (401, "application/problem+json")
+    assert _auth_calls(stack) == ["never-issued"]
+    # an Unauthorized answer is not cached either: the next try asks the authorizer again
+    assert _raw_get(stack, "/items/1", [("X-Api-Key", "never-issued")])[0] == 401
+    assert _auth_calls(stack) == ["never-issued", "never-issued"]

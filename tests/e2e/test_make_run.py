@@ -55,7 +55,7 @@ def test_run_prints_a_working_key_and_curl_line_and_key_issues_scoped_keys() -> 
 
         # `make key ORG=... SCOPES=...` against the running stack: the key is the last line
         issued = subprocess.run(
-            [CLI, "key", "--org", "readers", "--scopes", "metrics:read"],
+            [CLI, "key", "--port", str(port), "--org", "readers", "--scopes", "metrics:read"],
             cwd=REPO,
             env=env,
             capture_output=True,
@@ -84,7 +84,7 @@ def test_run_prints_a_working_key_and_curl_line_and_key_issues_scoped_keys() -> 
         )
         limited = (
             subprocess.run(
-                [CLI, "key", "--org", "default", "--places", mine],
+                [CLI, "key", "--port", str(port), "--org", "default", "--places", mine],
                 cwd=REPO,
                 env=env,
                 capture_output=True,
