@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from telemetry import errors as e
 from telemetry.clock import now_ms
 from telemetry.http.problems import Renderer, problem_response
+from telemetry.http.resolver import IsolatedRestResolver
 from telemetry.limits import DEFAULT_MAX_BODY_BYTES
 from telemetry.models.principal import Principal
 from telemetry.settings import settings
@@ -102,7 +103,7 @@ class _JsonOnlyValidation(OpenAPIRequestValidationMiddleware):
 
 
 def build_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True, serializer=_dumps, json_body_deserializer=_load_json_body)
+    app = IsolatedRestResolver(enable_validation=True, serializer=_dumps, json_body_deserializer=_load_json_body)
     app._request_validation_middleware = _JsonOnlyValidation()  # type: ignore[attr-defined]
 
     @app.exception_handler(e.DomainError)
