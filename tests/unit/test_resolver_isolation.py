@@ -8,7 +8,9 @@ loss, tests/load/test_cold_burst.py). These tests fail on the old code.
 
 from __future__ import annotations
 
+import re
 import threading
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -94,3 +96,18 @@ def test_a_request_of_another_function_does_not_replace_the_event() -> None:
     for t in threads:
         t.join(20)
     assert seen == {"first": "one", "second": "two"}
+
+
+def test_no_handler_builds_a_plain_resolver() -> None:
+    """Every resolver is an IsolatedRestResolver: a plain one would share the event again."""
+    repo = Path(__file__).resolve().parents[2]
+    sources = [*(repo / "layers" / "domain" / "telemetry").rglob("*.py"), *(repo / "functions").glob("*/app.py")]
+    plain = re.compile(r"\b(APIGateway\w*Resolver|ALBResolver|LambdaFunctionUrlResolver)\(")
+    offenders = [
+        f"{path.relative_to(repo)}:{n}"
+        for path in sources
+        if path.name != "resolver.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if plain.search(line)
+    ]
+    assert offenders == []
