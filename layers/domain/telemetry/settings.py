@@ -58,6 +58,8 @@ class Settings:
     #: powertools' own switches, read here so no other module touches the environment
     tracing_enabled: bool = True
     cold_start_metric: bool = True
+    #: POWERTOOLS_METRICS_NAMESPACE (powertools reads it itself too, but only when Metrics() is built)
+    metrics_namespace: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +80,7 @@ class Settings:
             aws_endpoint_url=_text(env, "AWS_ENDPOINT_URL") or None,
             tracing_enabled=not _flag(env, "POWERTOOLS_TRACE_DISABLED", False),
             cold_start_metric=not _flag(env, "POWERTOOLS_METRICS_DISABLED", False),
+            metrics_namespace=_text(env, "POWERTOOLS_METRICS_NAMESPACE") or None,
         )
 
     def required(self, field: str, variable: str) -> str:

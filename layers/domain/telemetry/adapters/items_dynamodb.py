@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
+from telemetry.adapters.aws_clients import CLIENT_LOCK, aws_client
 from telemetry.cursor import decode_cursor, encode_cursor
 from telemetry.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from telemetry.ports.definitions import Expect, Item, Stored
@@ -34,10 +35,12 @@ class DynamoDbItemStore:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
             from botocore.config import Config
 
-            self._client = boto3.client("dynamodb", config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+            with CLIENT_LOCK:
+                if self._client is None:
+                    config = Config(retries={"max_attempts": 5, "mode": "standard"})
+                    self._client = aws_client("dynamodb", config=config)
         return self._client
 
     # ------------------------------------------------------------------ reads

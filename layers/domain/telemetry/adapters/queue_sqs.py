@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from telemetry.adapters.aws_clients import CLIENT_LOCK, aws_client
 from telemetry.errors import PayloadTooLarge, Unavailable
 from telemetry.models.readings import AcceptedBatch, SeriesRows
 
@@ -90,9 +91,9 @@ class SqsReadingQueue:
     @property
     def client(self) -> SQSClient:
         if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sqs")
+            with CLIENT_LOCK:
+                if self._client is None:
+                    self._client = aws_client("sqs")
         return self._client
 
     def enqueue(self, batch: AcceptedBatch) -> None:

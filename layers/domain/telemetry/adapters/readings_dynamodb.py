@@ -77,6 +77,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from telemetry.adapters.aws_clients import CLIENT_LOCK, aws_client
 from telemetry.adapters.reading_rules import (
     MAX_TIME,
     check_limit,
@@ -225,10 +226,12 @@ class DynamoDbReadingStore:
     @property
     def client(self) -> DynamoDBClient:
         if self._client is None:
-            import boto3
             from botocore.config import Config
 
-            self._client = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+            with CLIENT_LOCK:
+                if self._client is None:
+                    config = Config(retries={"mode": "standard", "max_attempts": 5})
+                    self._client = aws_client("dynamodb", config=config)
         return self._client
 
     def _call(self, operation: str, passthrough: tuple[str, ...] = (), **kwargs: Any) -> Any:

@@ -81,6 +81,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
+from telemetry.adapters.aws_clients import CLIENT_LOCK, aws_client
 from telemetry.adapters.reading_rules import (
     check_interval,
     check_limit,
@@ -344,17 +345,17 @@ class TimestreamReadingStore:
     @property
     def write_client(self) -> TimestreamWriteClient:
         if self._write_client is None:
-            import boto3
-
-            self._write_client = boto3.client("timestream-write", **self._client_options())
+            with CLIENT_LOCK:
+                if self._write_client is None:
+                    self._write_client = aws_client("timestream-write", **self._client_options())
         return self._write_client
 
     @property
     def query_client(self) -> TimestreamQueryClient:
         if self._query_client is None:
-            import boto3
-
-            self._query_client = boto3.client("timestream-query", **self._client_options())
+            with CLIENT_LOCK:
+                if self._query_client is None:
+                    self._query_client = aws_client("timestream-query", **self._client_options())
         return self._query_client
 
     # --- writes -------------------------------------------------------------------------------

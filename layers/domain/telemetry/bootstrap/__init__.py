@@ -13,8 +13,9 @@ is built only in that dialect's functions. One module per dialect graph sits bes
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from functools import cache, cached_property
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from telemetry.settings import Settings, settings
@@ -184,10 +185,36 @@ def bootstrap(
     return Container(config, store_factory, queue or sqs_queue, readings or reading_store)
 
 
-@cache
-def container() -> Container:
-    """One container per Lambda execution environment (clients and caches survive warm starts).
-
-    ``container.cache_clear()`` (tests, the local stack) re-reads the settings too."""
+def _build_container() -> Container:
     settings.cache_clear()
     return bootstrap(settings())
+
+
+class _Once:
+    """A cached zero-argument factory that builds at most once even when first called by many
+    threads at once (``functools.cache`` runs the function in every racing thread, and each
+    would get a container of its own: its own clients and definition caches)."""
+
+    def __init__(self, build: Callable[[], Container]) -> None:
+        self._build = build
+        self._value: Container | None = None
+        self._lock = threading.Lock()
+        self.__doc__ = build.__doc__
+
+    def __call__(self) -> Container:
+        value = self._value
+        if value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._build()
+                value = self._value
+        return value
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._value = None
+
+
+#: One container per Lambda execution environment (clients and caches survive warm starts).
+#: ``container.cache_clear()`` (tests, the local stack) re-reads the settings too.
+container = _Once(_build_container)

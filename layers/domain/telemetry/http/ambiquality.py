@@ -19,6 +19,7 @@ from telemetry import errors as e
 from telemetry.http.app import entrypoint
 from telemetry.http.problems import problem_renderer
 from telemetry.http.problems import status_for as platform_status_for
+from telemetry.http.resolver import IsolatedRestResolver
 from telemetry.services.ambiquality.errors import BatchRejected
 
 logger = Logger()
@@ -71,7 +72,7 @@ problem_response = problem_renderer(status_for, problem_body)
 
 
 def build_ingestion_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver()
+    app = IsolatedRestResolver()
 
     @app.exception_handler(e.DomainError)
     def _domain_error(err: e.DomainError) -> Response[Any]:

@@ -19,18 +19,44 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from pydantic import BaseModel
 
 from telemetry import errors as e
 from telemetry.clock import now_ms
 from telemetry.http.problems import Renderer, problem_response
+from telemetry.http.resolver import IsolatedRestResolver
 from telemetry.limits import DEFAULT_MAX_BODY_BYTES
 from telemetry.models.principal import Principal
 from telemetry.settings import settings
 from telemetry.validation import error_from_pydantic
 
 logger = Logger()
-metrics = Metrics()
+
+
+class _Metrics(Metrics):
+    """Powertools' Metrics, independent of WHEN the handler module was imported.
+
+    Powertools reads the namespace once, at construction, and its ``add_metric`` serializes the
+    set every 100 values even while metrics are disabled (``flush_metrics`` then never clears
+    it). A process that imported the handlers before the environment was set (a pytest run that
+    starts the local stack) thus answered every 100th ingest with a 500, "Must contain a metric
+    namespace". Here a disabled metric is not recorded at all, and a missing namespace is taken
+    from the settings when the first metric is added (``container()`` re-reads them on its first use).
+    """
+
+    def add_metric(
+        self, name: str, unit: MetricUnit | str, value: float, resolution: MetricResolution | int = 60
+    ) -> None:
+        if is_metrics_disabled():
+            return
+        if self.namespace is None:
+            self.namespace = settings().metrics_namespace
+        super().add_metric(name=name, unit=unit, value=value, resolution=resolution)
+
+
+metrics = _Metrics()
 # Most endpoints publish no custom metric; powertools warns about that on every invocation.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
@@ -102,7 +128,7 @@ class _JsonOnlyValidation(OpenAPIRequestValidationMiddleware):
 
 
 def build_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True, serializer=_dumps, json_body_deserializer=_load_json_body)
+    app = IsolatedRestResolver(enable_validation=True, serializer=_dumps, json_body_deserializer=_load_json_body)
     app._request_validation_middleware = _JsonOnlyValidation()  # type: ignore[attr-defined]
 
     @app.exception_handler(e.DomainError)

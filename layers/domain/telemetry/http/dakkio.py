@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from telemetry import errors as e
 from telemetry.http.app import api_key_values, entrypoint
 from telemetry.http.app import raw_body as raw_body
+from telemetry.http.resolver import IsolatedRestResolver
 from telemetry.models.auth import Principal
 
 logger = Logger()
@@ -75,7 +76,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 def build_dakkio_app() -> APIGatewayRestResolver:
     """A resolver whose every domain error answers in the dialect's shape. No request validation by
     Powertools: the use cases parse the raw body themselves, to report issues in zod's terms."""
-    app = APIGatewayRestResolver(serializer=_dumps)
+    app = IsolatedRestResolver(serializer=_dumps)
 
     @app.exception_handler(e.DomainError)
     def _domain_error(err: e.DomainError) -> Response[Any]:
