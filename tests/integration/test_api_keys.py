@@ -24,7 +24,7 @@ def create(p: Platform, key: str, **body: Any) -> Any:
 @pytest.fixture
 def advance(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Move the local gateway's clock (its authorizer cache) forward by ``seconds``."""
-    import devstack.gateway as gw
+    import devstack.gateway.authorizer as gw  # the authorizer cache keeps its expiry on this clock
 
     offset = [0.0]
     fake = SimpleNamespace(monotonic=lambda: time.monotonic() + offset[0], time=time.time, sleep=time.sleep)
