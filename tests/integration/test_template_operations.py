@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,15 @@ def _alarms_on(resources: dict[str, dict[str, Any]], namespace: str, metric: str
 
 def _dimension(metric: dict[str, Any], name: str) -> Any:
     return next((d["Value"] for d in metric.get("Dimensions") or [] if d["Name"] == name), None)
+
+
+def test_cfn_lint_with_the_serverless_rules_reports_nothing() -> None:
+    """cfn-lint-serverless: log retention (WS1004), API access logs (ES2000), DLQs (ES6000), ..."""
+    cfn_lint = str(Path(sys.executable).with_name("cfn-lint"))
+    result = subprocess.run(
+        [cfn_lint, "template.yaml", "-a", "cfn_lint_serverless.rules"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 # ---------------------------------------------------------------- parameters
