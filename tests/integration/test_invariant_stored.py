@@ -189,7 +189,10 @@ def frames(w: World, data: st.DataObject) -> None:
         return {"timestamp": BASE_MS + 1000 * data.draw(st.integers(0, 5)), "metrics": metrics}
 
     good = [good_frame() for _ in range(data.draw(st.integers(1, 3)))]
-    fault = data.draw(st.sampled_from([None, "type", "int64", "future", "missing", "malformed", "extra"]))
+    # names match the thing's type case-insensitively (docs/api.md)
+    for frame in good:
+        frame["metrics"] = {data.draw(st.sampled_from([k, k.upper()])): v for k, v in frame["metrics"].items()}
+    fault = data.draw(st.sampled_from([None, "type", "int64", "future", "missing", "malformed", "extra", "dup-case"]))
     body: Any = {"frames": good}
     if fault == "malformed":
         body = data.draw(st.sampled_from(MALFORMED))
@@ -203,6 +206,8 @@ def frames(w: World, data: st.DataObject) -> None:
             bad["timestamp"] = data.draw(st.sampled_from([_future_ms(), YEAR_9999_MS, -1]))
         elif fault == "missing":
             del bad[data.draw(st.sampled_from(["timestamp", "metrics"]))]
+        elif fault == "dup-case":  # the same metric twice in a frame is refused
+            bad["metrics"] = {"invd": 1.0, "INVD": 2.0}
         else:
             bad["unknown"] = 1
         body = {"frames": [*good, bad]}
@@ -211,7 +216,9 @@ def frames(w: World, data: st.DataObject) -> None:
     _check_intent(fault is None, answer, body)
     if 200 <= answer.status < 300:
         for frame in good:  # request order: a later frame of the same time wins metric by metric
-            w.accept(series, frame["timestamp"], {names[k]: typed(k, v) for k, v in frame["metrics"].items()})
+            w.accept(
+                series, frame["timestamp"], {names[k.lower()]: typed(k.lower(), v) for k, v in frame["metrics"].items()}
+            )
 
 
 def template_apply(w: World, data: st.DataObject) -> None:
@@ -375,7 +382,9 @@ def measurements(w: World, data: st.DataObject) -> None:
         }
         for c in codes
     ]
-    fault = data.draw(st.sampled_from([None, None, "type", "range", "unit", "timestamp", "missing", "malformed"]))
+    fault = data.draw(
+        st.sampled_from([None, None, "type", "range", "unit", "timestamp", "missing", "malformed", "duplicate"])
+    )
     body: Any = {"sensorId": sensor["id"], "readings": readings}
     if fault in ("type", "range", "unit", "missing"):
         bad = readings[data.draw(st.integers(0, len(readings) - 1))]
@@ -389,6 +398,8 @@ def measurements(w: World, data: st.DataObject) -> None:
             del bad[data.draw(st.sampled_from(["value", "unit", "parameterCode"]))]
     elif fault == "timestamp":
         body["timestamp"] = _iso(_future_ms())
+    elif fault == "duplicate":  # the same parameter twice
+        body["readings"] = [*readings, dict(readings[0])]
     elif fault == "malformed":
         body = data.draw(st.sampled_from(MALFORMED))
     answer = w.p.call("POST", "/ingestion/v1/measurements", body, headers={"X-Sensor-Key": sensor["secretKey"]})
