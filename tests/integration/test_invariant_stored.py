@@ -173,6 +173,11 @@ def some_of(data: st.DataObject, strategies: dict[str, st.SearchStrategy[Any]]) 
     return {name: data.draw(strategies[name]) for name in names}
 
 
+def fault_of(data: st.DataObject, faults: list[str]) -> str | None:
+    """None (a valid request) half of the time, else one of the path's faults."""
+    return None if data.draw(st.booleans()) else data.draw(st.sampled_from(faults))
+
+
 def typed(name: str, value: Any) -> Any:
     """The value the store must hold: Double metrics are floats, Int metrics ints."""
     return int(value) if name in ("invi", "n") else float(value)
@@ -192,7 +197,7 @@ def frames(w: World, data: st.DataObject) -> None:
     # names match the thing's type case-insensitively (docs/api.md)
     for frame in good:
         frame["metrics"] = {data.draw(st.sampled_from([k, k.upper()])): v for k, v in frame["metrics"].items()}
-    fault = data.draw(st.sampled_from([None, "type", "int64", "future", "missing", "malformed", "extra", "dup-case"]))
+    fault = fault_of(data, ["type", "int64", "future", "missing", "malformed", "extra", "dup-case"])
     body: Any = {"frames": good}
     if fault == "malformed":
         body = data.draw(st.sampled_from(MALFORMED))
@@ -249,7 +254,7 @@ def template_apply(w: World, data: st.DataObject) -> None:
         records.append(record)
         if ts_kind == "ok" and values:
             stored.append((at, values))
-    fault = data.draw(st.sampled_from([None, None, "malformed", "not-array"]))
+    fault = fault_of(data, ["malformed", "not-array"])
     body: Any = {"r": records}
     if fault == "malformed":
         body = data.draw(st.sampled_from(MALFORMED))
@@ -297,7 +302,7 @@ def bucket_points(w: World, data: st.DataObject) -> None:
         _point(w, data, data.draw(st.sampled_from(sources)))
         for _ in range(data.draw(st.integers(1, 3)) if batch else 1)
     ]
-    fault = data.draw(st.sampled_from([None, None, "point", "malformed"]))
+    fault = fault_of(data, ["point", "malformed"])
     if fault == "point":
         spoiled, *_ = made[data.draw(st.integers(0, len(made) - 1))]
         _spoil_point(data, spoiled)
@@ -342,7 +347,7 @@ def stream_ingest(w: World, data: st.DataObject) -> None:
         series = ("stream", series_id(name, AggFunc.Sum, dims))
         w.touch(series)
         accepted.append((series, at, float(value)))
-    fault = data.draw(st.sampled_from([None, None, "type", "future", "not-hour", "missing", "malformed"]))
+    fault = fault_of(data, ["type", "future", "not-hour", "missing", "malformed"])
     if fault in ("type", "future", "not-hour", "missing"):
         bad = items[data.draw(st.integers(0, len(items) - 1))]
         if fault == "type":
@@ -382,9 +387,7 @@ def measurements(w: World, data: st.DataObject) -> None:
         }
         for c in codes
     ]
-    fault = data.draw(
-        st.sampled_from([None, None, "type", "range", "unit", "timestamp", "missing", "malformed", "duplicate"])
-    )
+    fault = fault_of(data, ["type", "range", "unit", "timestamp", "missing", "malformed", "duplicate"])
     body: Any = {"sensorId": sensor["id"], "readings": readings}
     if fault in ("type", "range", "unit", "missing"):
         bad = readings[data.draw(st.integers(0, len(readings) - 1))]
