@@ -69,7 +69,7 @@ load: $(STAMP)
 	$(BIN)/pytest -q -m slow tests
 
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest -q tests/integration/test_fuzz_platform.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest -q tests/integration/test_fuzz_platform.py tests/integration/test_invariant_stored.py
 
 openapi: $(STAMP)
 	$(BIN)/telemetry-dev openapi --out shared/openapi.json
