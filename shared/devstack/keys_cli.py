@@ -23,7 +23,7 @@ import sys
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .sensors_cli import CliError, api_key, base_url, request
+from .sensors_cli import api_key, base_url, exit_2_on_cli_error, request
 
 
 def _list(values: str | None) -> list[str]:
@@ -77,18 +77,6 @@ def keys_revoke(args: argparse.Namespace) -> int:
     return _show(status, body)
 
 
-def _guarded(func: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            result: int = func(args)
-        except CliError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        return result
-
-    return run
-
-
 def register(subparsers: Any) -> None:
     """Add ``keys list|create|revoke`` to the ``telemetry-dev`` parser's subparsers."""
     top = subparsers.add_parser("keys", help="list, create and revoke API keys (HTTP API, /v2/api-keys)")
@@ -96,7 +84,9 @@ def register(subparsers: Any) -> None:
     top.add_argument("--api-key", default=None, help="an API key with api-keys scopes (default: $TELEMETRY_API_KEY)")
     sub = top.add_subparsers(dest="keys_command", required=True)
 
-    sub.add_parser("list", help="list the organization's keys (no secrets)").set_defaults(func=_guarded(keys_list))
+    sub.add_parser("list", help="list the organization's keys (no secrets)").set_defaults(
+        func=exit_2_on_cli_error(keys_list)
+    )
 
     create = sub.add_parser("create", help="create a key (its secret is printed once)")
     create.add_argument("--name", required=True)
@@ -104,8 +94,8 @@ def register(subparsers: Any) -> None:
     create.add_argument("--places", default=None, help="limit the key to these place ids (comma-separated)")
     create.add_argument("--things", default=None, help="limit the key to these thing ids (comma-separated)")
     create.add_argument("--expires-at", default=None, help="ISO 8601 with offset, e.g. 2030-01-01T00:00:00Z")
-    create.set_defaults(func=_guarded(keys_create))
+    create.set_defaults(func=exit_2_on_cli_error(keys_create))
 
     revoke = sub.add_parser("revoke", help="revoke a key (refused everywhere within 60 s)")
     revoke.add_argument("key_id")
-    revoke.set_defaults(func=_guarded(keys_revoke))
+    revoke.set_defaults(func=exit_2_on_cli_error(keys_revoke))

@@ -146,7 +146,7 @@ def _send(args: argparse.Namespace) -> int:
     return _print(*request("POST", url + "/ingestion/v1/measurements", {"X-Sensor-Key": key}, body))
 
 
-def _wrap(func: Any) -> Any:
+def exit_2_on_cli_error(func: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         try:
             result: int = func(args)
@@ -173,7 +173,7 @@ def register(subparsers: Any) -> None:
 
     def leaf(parent: Any, name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = parent.add_parser(name, help=help_text)
-        parser.set_defaults(func=_wrap(func))
+        parser.set_defaults(func=exit_2_on_cli_error(func))
         return parser
 
     leaf(sub, "parameters", _parameters, "the parameter catalog (codes, units, ranges)")
