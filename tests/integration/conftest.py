@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,3 +135,23 @@ def drain(p: Platform) -> int:
         while (n := poller.poll_once()) > 0:
             total += n
     return total
+
+
+def serialize_moto_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make moto's DynamoDB atomic per call, as the real service is.
+
+    DynamoDB evaluates a condition and writes in one step; moto's backend takes no lock, so two
+    threads can both pass ``ver = :ver``. The concurrency tests serialise its item calls so the
+    race they exercise is the code's own, not moto's (the only mock-like step: a fault in the
+    fake that the real service does not have)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("get_item", "put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def atomic(self: DynamoDBBackend, *args: object, _original: Any = original, **kwargs: object) -> object:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, atomic)

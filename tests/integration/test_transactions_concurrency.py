@@ -18,7 +18,6 @@ from typing import Any
 import boto3
 import orjson
 import pytest
-from moto.dynamodb.models import DynamoDBBackend
 from telemetry.adapters.items_dynamodb import DynamoDbItemStore
 from telemetry.adapters.queue_sqs import SqsReadingQueue
 from telemetry.adapters.readings_dynamodb import DynamoDbReadingStore
@@ -26,7 +25,7 @@ from telemetry.bootstrap import Container, bootstrap
 from telemetry.ports.definitions import Stored
 from telemetry.settings import Settings
 
-from tests.integration.conftest import Platform, drain
+from tests.integration.conftest import Platform, drain, serialize_moto_dynamodb
 
 THREADS = 4
 T0 = 1_718_884_800_123
@@ -48,15 +47,7 @@ TX_TEMPLATE: dict[str, Any] = {
 
 @pytest.fixture(autouse=True)
 def atomic_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    lock = threading.RLock()
-    for name in ("get_item", "put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def atomic(self: DynamoDBBackend, *args: object, _original: object = original, **kwargs: object) -> object:
-            with lock:
-                return _original(self, *args, **kwargs)  # type: ignore[operator]
-
-        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+    serialize_moto_dynamodb(monkeypatch)
 
 
 class ReadThenWait(DynamoDbItemStore):

@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import orjson
 import pytest
-from moto.dynamodb.models import DynamoDBBackend
 from telemetry.adapters.items_dynamodb import DynamoDbItemStore
 from telemetry.adapters.queue_sqs import SqsReadingQueue
 from telemetry.bootstrap import bootstrap
@@ -26,7 +25,7 @@ from telemetry.services.ambiquality.errors import SensorRateLimited
 from telemetry.settings import Settings
 
 from tests.integration.ambiquality.helpers import DOC_READINGS, make_sensor
-from tests.integration.conftest import Platform, drain
+from tests.integration.conftest import Platform, drain, serialize_moto_dynamodb
 
 THREADS = 8
 T0 = 1_714_564_800_000
@@ -34,15 +33,7 @@ T0 = 1_714_564_800_000
 
 @pytest.fixture(autouse=True)
 def atomic_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    lock = threading.RLock()
-    for name in ("get_item", "put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def atomic(self: DynamoDBBackend, *args: object, _original: object = original, **kwargs: object) -> object:
-            with lock:
-                return _original(self, *args, **kwargs)  # type: ignore[operator]
-
-        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+    serialize_moto_dynamodb(monkeypatch)
 
 
 def instance(p: Platform) -> AmbiqualityServices:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import boto3
 import pytest
@@ -22,7 +21,7 @@ from telemetry.http.dakkio import error_response
 from telemetry.models.auth import Principal
 from telemetry.services.dakkio.ratelimit import RateLimit, TokenBucketLimiter
 
-from tests.integration.conftest import create_table_from_template
+from tests.integration.conftest import create_table_from_template, serialize_moto_dynamodb
 
 pytestmark = pytest.mark.usefixtures("fake_aws_env")
 
@@ -31,20 +30,7 @@ WHO = Principal(org_id="org_rl", key_id="key_rl", scopes=frozenset({"*"}))
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoDbItemStore]:
-    # DynamoDB evaluates a condition and writes atomically; moto's backend does not lock, so two
-    # threads can both pass ``ver = :ver``. Serialise its writes as the real service does, so the
-    # race under test is the limiter's own.
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.Lock()
-    for name in ("put_item", "update_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def atomic(self: object, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+    serialize_moto_dynamodb(monkeypatch)  # so the race under test is the limiter's own
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_table_from_template(client, "DefinitionsTable", "definitions")
