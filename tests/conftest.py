@@ -29,3 +29,14 @@ def api_key(local_stack: object) -> str:
     from telemetry.bootstrap import container
 
     return container().keys.issue(f"org-{id(local_stack)}").key
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_composition_root_across_modules() -> Iterator[None]:
+    """Each test module starts without a cached container: one built for another module's moto,
+    table names or stack would otherwise serve this module's handlers."""
+    from telemetry.bootstrap import container
+
+    container.cache_clear()
+    yield
+    container.cache_clear()

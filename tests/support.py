@@ -19,19 +19,16 @@ def running_stack(env: dict[str, str] | None = None, stack_name: str = "e2e") ->
     """The whole platform as `make run` starts it, on a free port.
 
     moto runs in a child process, so a stack never collides with the in-process ``mock_aws`` of
-    integration tests on the same worker; the functions run in this process, so the composition
-    root's cached container is dropped on the way in and out.
+    integration tests on the same worker; the functions run in this process, and the stack drops
+    their cached composition root when it starts and once it has stopped.
     """
     from telemetry.bootstrap import container
 
     stack = LocalStack(REPO / "template.yaml", port=0, moto_mode="process", schedules=False, stack_name=stack_name)
     with stack:
         os.environ.update(env or {})  # restored by the stack on exit
-        container.cache_clear()
-        try:
-            yield stack
-        finally:
-            container.cache_clear()
+        container.cache_clear()  # again: ``env`` may change what the container is built from
+        yield stack
 
 
 def issue_key(org: str, scopes: list[str] | None = None) -> str:

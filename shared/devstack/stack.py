@@ -187,6 +187,7 @@ class LocalStack:
         self.resources = create_resources(template, self.session, endpoint_url=self.endpoint_url)
         specs = template.functions()
         self.environment = apply_environment(specs, endpoint_url=self.endpoint_url)
+        _forget_cached_composition()
         self.functions = load_all(template, strict=self.strict)
         self.gateway = LocalGateway(template, self.functions, host=self.host, port=self.port).start()
         if self.run_pollers:
@@ -248,6 +249,10 @@ class LocalStack:
             os.environ.clear()
             os.environ.update(self._saved_env)
             self._saved_env = None
+        # Last, once no poller or request thread of this stack runs: one that called the root
+        # between an earlier clear and its own stop would leave a container that still points at
+        # this (now dead) moto, for whatever runs next in the process.
+        _forget_cached_composition()
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -397,3 +402,15 @@ def find_running_stack(template_path: Path, port: int | None) -> dict[str, Any] 
     if len(stacks) > 1:
         raise StackNotFoundError(f"several local stacks run (ports {', '.join(map(str, stacks))}): pass --port")
     return next(iter(stacks.values()), None)
+
+
+def _forget_cached_composition() -> None:
+    """Drop the functions' cached composition root (and the settings it parsed), if loaded.
+
+    The functions run in this process and build their container once from ``os.environ``; the
+    stack changes that environment on start and restores it on stop, so the cache must go both
+    times. A template whose functions do not use ``telemetry`` has nothing to clear.
+    """
+    cached = getattr(sys.modules.get("telemetry.bootstrap"), "container", None)
+    if cached is not None:  # absent too where a test stands in its own ``telemetry.bootstrap``
+        cached.cache_clear()

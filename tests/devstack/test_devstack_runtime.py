@@ -110,3 +110,20 @@ def test_conflicting_environment_is_warned(
         merged = merged_function_environment([a, b])
     assert merged["ITEMS_TABLE"] == "other" and merged["ECHO_ONLY"] == "1"
     assert "ITEMS_TABLE differs" in caplog.text
+
+
+def test_a_stopped_stack_leaves_no_container_built_from_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI failed the writer tests of a later module: a poller thread of an e2e stack had rebuilt
+    the composition root after the test cleared it, and that container still pointed at the
+    stack's dead moto. The stack now drops the cached root itself, once its threads are stopped."""
+    from telemetry.bootstrap import container
+
+    from tests.devstack.conftest import FIXTURE_TEMPLATE
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with LocalStack(FIXTURE_TEMPLATE, stack_name="leak", port=0, pollers=False, schedules=False) as running:
+        # Given a function (or a late poller thread) builds the root while the stack runs
+        assert container().settings.aws_endpoint_url == running.endpoint_url
+    # Then, once the stack has stopped, the root is built again from the restored environment
+    assert container().settings.aws_endpoint_url is None
+    container.cache_clear()

@@ -48,7 +48,11 @@ def ddb() -> Iterator[Any]:
 
 @pytest.fixture
 def app(ddb: Any) -> Iterator[ModuleType]:
-    """A fresh handler module per test, so its cached store is built inside this test's moto."""
+    """A fresh handler module and composition root per test, so its store is built from this
+    test's environment inside this test's moto (not reused from whatever ran before)."""
+    from telemetry.bootstrap import container
+
+    container.cache_clear()
     spec = importlib.util.spec_from_file_location("writer_app_under_test", HANDLER)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -56,6 +60,7 @@ def app(ddb: Any) -> Iterator[ModuleType]:
     spec.loader.exec_module(module)
     yield module
     sys.modules.pop(spec.name, None)
+    container.cache_clear()
 
 
 def message(message_id: str, body: str) -> dict[str, Any]:
@@ -81,6 +86,25 @@ def body(batch_id: str, series: str, times: range, version: int = 1) -> str:
 
 def item_count(ddb: Any) -> int:
     return int(ddb.scan(TableName=TABLE, Select="COUNT")["Count"])
+
+
+@pytest.fixture
+def container_left_by_an_earlier_test(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A root built for another table, as a test of an earlier module (or a late thread) leaves it."""
+    from telemetry.bootstrap import container
+
+    with monkeypatch.context() as env:
+        env.setenv("READINGS_TABLE", "someone-elses-table")
+        container.cache_clear()
+        container()
+
+
+def test_the_writer_builds_its_store_from_this_environment(
+    container_left_by_an_earlier_test: None, app: ModuleType, ddb: Any
+) -> None:
+    event = {"Records": [message("m1", body("b1", "s1", range(3)))]}
+    assert app.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert ddb.scan(TableName=TABLE)["Count"] > 0
 
 
 def test_a_poison_message_is_the_only_batch_item_failure(app: ModuleType, ddb: Any) -> None:
