@@ -28,7 +28,7 @@ class UtilityApiFake(FakeProvider):
     def __init__(self, host: str = "127.0.0.1", *, token: str = "uapi-test-token") -> None:
         super().__init__(host)
         self.tokens = {token}
-        self.meters = [
+        self.meters: list[dict[str, Any]] = [
             {
                 "uid": f"{m}",
                 "authorization_uid": "7001",
@@ -47,7 +47,7 @@ class UtilityApiFake(FakeProvider):
     def seed(self, start_ms: int, hours: int = 6, meters: list[str] | None = None) -> None:
         """15-minute kWh readings for ``hours`` from ``start_ms`` (net datapoints in kwh)."""
         with self._lock:
-            for n, meter in enumerate(meters or [m["uid"] for m in self.meters]):
+            for n, meter in enumerate(meters or [str(m["uid"]) for m in self.meters]):
                 rows = self.readings.setdefault(meter, [])
                 for i in range(hours * 4):
                     begin = datetime.fromtimestamp(start_ms / 1000 + i * 900, PACIFIC)
