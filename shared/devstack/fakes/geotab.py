@@ -46,6 +46,8 @@ class GeotabFake(FakeProvider):
         self._version = 0
         #: another fake this one sends clients to (Authenticate answers its host as ``path``)
         self.redirect_to: GeotabFake | None = None
+        #: a ``path`` answered as it is (e.g. a metadata address, for the egress tests)
+        self.redirect_path: str | None = None
         #: "both" | "data" (only error.data.type) | "errors" (only error.errors[0].name)
         self.error_shape = "both"
         #: the HTTP status of JSON-RPC errors (not documented: 200 by default)
@@ -146,7 +148,7 @@ class GeotabFake(FakeProvider):
         home = self.redirect_to or self
         home._register(session, key)  # the session is valid on the server the client is sent to
         credentials = {"database": key[0], "userName": key[1], "sessionId": session}
-        path = "ThisServer" if self.redirect_to is None else self.redirect_to.hostport
+        path = self.redirect_path or ("ThisServer" if self.redirect_to is None else self.redirect_to.hostport)
         return Reply(200, {"result": {"credentials": credentials, "path": path}, "jsonrpc": "2.0"})
 
     def _register(self, session: str, key: tuple[Any, Any]) -> None:
