@@ -202,7 +202,7 @@ def test_a_deployed_stack_refuses_a_loopback_server_before_any_call(geotab: Geot
 
 
 def test_missing_settings_need_attention(geotab: GeotabFake) -> None:
-    with pytest.raises(ProviderAuthFailed, match="connection.database"):
+    with pytest.raises(ProviderAuthFailed, match=r"connection\.database"):
         pull(connector("geotab"), {"server": geotab.url}, CREDS)
     with pytest.raises(ProviderAuthFailed, match="resultsLimit"):
         pull(connector("geotab"), conn(geotab, resultsLimit=60_000), CREDS)
