@@ -73,7 +73,9 @@ class FakeProvider:
 
         self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"fake-{self.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name=f"fake-{self.name}", daemon=True
+        )
         self.host = host
         self.port = int(self._server.server_address[1])
 
