@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -69,7 +70,7 @@ def test_windows_are_contiguous_across_pulls(zubie: ZubieFake) -> None:
     got = point_keys(first) + point_keys(second)
     assert got == all_points(zubie) and len(got) == len(set(got))
     windows = [(c.params["after"], c.params["before"]) for c in zubie.calls if c.path.endswith("/events")]
-    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False) if a != b)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(windows) if a != b)
     assert windows[0][0] == "2023-11-14T22:00:00.000Z"
 
 
