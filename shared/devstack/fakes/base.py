@@ -115,6 +115,12 @@ class FakeProvider:
         with self._lock:
             self._faults.append(("oversize", (n_bytes, announce)))
 
+    def drip_next(self, chunks: int, every_s: float) -> None:
+        """The next call answers a chunked body, one small chunk every ``every_s`` seconds (each read
+        is quick, the whole answer is slow: the total-deadline tests)."""
+        with self._lock:
+            self._faults.append(("drip", (chunks, every_s)))
+
     def delay_next(self, seconds: float) -> None:
         """The next call waits ``seconds`` before answering (the timeout tests)."""
         with self._lock:
@@ -192,6 +198,9 @@ class FakeProvider:
             n_bytes, announce = value
             body = b'{"pad":"' + b"x" * max(0, n_bytes - 10) + b'"}'
             return Reply(200, body, {} if announce else {_CHUNKED: "1"})
+        if kind == "drip":
+            chunks, every_s = value
+            return Reply(200, b'{"pad":"' + b"x" * 1000 * chunks + b'"}', {_CHUNKED: "1", _DRIP: str(every_s)})
         if kind == "redirect":
             return Reply(302, b"", {"Location": str(value)})
         return float(value)  # delay
@@ -201,6 +210,7 @@ class FakeProvider:
         payload = reply.body if isinstance(reply.body, bytes) else orjson.dumps(reply.body)
         headers = {"Content-Type": "application/json", **reply.headers} if payload else dict(reply.headers)
         chunked = headers.pop(_CHUNKED, None) is not None
+        drip = float(headers.pop(_DRIP, 0))
         handler.send_response(reply.status)
         for name, value in headers.items():
             handler.send_header(name, value)
@@ -213,15 +223,20 @@ class FakeProvider:
             if not chunked:
                 handler.wfile.write(payload)
                 return
-            for i in range(0, len(payload), 65536):
-                piece = payload[i : i + 65536]
+            step = 1000 if drip else 65536
+            for i in range(0, len(payload), step):
+                piece = payload[i : i + step]
                 handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                if drip:
+                    handler.wfile.flush()
+                    time.sleep(drip)
             handler.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):  # the client stopped reading (the response cap)
             handler.close_connection = True
 
 
 _CHUNKED = "X-Fake-Chunked"  # internal marker: send the body chunked, no Content-Length
+_DRIP = "X-Fake-Drip"  # internal marker: seconds between chunks
 
 
 def _seconds(value: float) -> str:

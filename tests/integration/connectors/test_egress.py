@@ -67,6 +67,14 @@ def test_ipv6_loopback_is_allowed_locally() -> None:
     assert refusal("::1", allow_loopback=False) == "a loopback address"
 
 
+def test_embedded_ipv4_forms_are_judged_by_the_ipv4_address() -> None:
+    assert refusal("::ffff:10.0.0.1", allow_loopback=True) == "a private address"
+    assert (
+        refusal("64:ff9b::a9fe:a9fe", allow_loopback=True) == "an instance-metadata address"
+    )  # NAT64 of 169.254.169.254
+    assert refusal("64:ff9b::5db8:d822", allow_loopback=False) is None  # NAT64 of a public address
+
+
 def test_public_addresses_pass() -> None:
     assert refusal("93.184.216.34", allow_loopback=False) is None
     assert refusal("2606:2800:220:1:248:1893:25c8:1946", allow_loopback=False) is None
@@ -130,6 +138,14 @@ def test_a_slow_answer_times_out_as_unavailable(feed: HttpFeedFake) -> None:
     feed.delay_next(1.5)
     policy = EgressPolicy(allow_loopback=True, timeout_s=0.3)
     with pytest.raises(ProviderUnavailable, match="timed out"):
+        policy.client().request("GET", f"{feed.url}/feed", headers=TOKEN)
+
+
+def test_a_dripping_answer_hits_the_total_deadline(feed: HttpFeedFake) -> None:
+    # every read is quick (0.1 s apart, under the 1 s read timeout), the whole answer is not
+    feed.drip_next(chunks=20, every_s=0.1)
+    policy = EgressPolicy(allow_loopback=True, timeout_s=1.0, total_s=0.5)
+    with pytest.raises(ProviderUnavailable, match=r"longer than 0\.5 s"):
         policy.client().request("GET", f"{feed.url}/feed", headers=TOKEN)
 
 

@@ -40,6 +40,7 @@ Resolver = Callable[[str, int], list[str]]
 #: cloud instance-metadata endpoints (AWS IMDS over IPv4 and IPv6), refused even when loopback is allowed
 METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: not private by name, not public either
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # DNS64/NAT64 (IPv6-only subnets): the IPv4 address is embedded
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -56,6 +57,8 @@ def refusal(address: str, allow_loopback: bool) -> str | None:
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    elif isinstance(ip, ipaddress.IPv6Address) and ip in _NAT64:
+        ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     if ip in METADATA_ADDRESSES:
         return "an instance-metadata address"
     if ip.is_loopback:
