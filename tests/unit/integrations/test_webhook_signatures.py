@@ -130,3 +130,10 @@ def test_the_fakes_sign_by_the_same_rules() -> None:
     assert {k: v for k, v in signed.items() if k != "Content-Type"} == uapi_headers(UAPI_BODY)
     signed = HttpFeedFake.sign_webhook(SECRET, ZUBIE_BODY, timestamp=int(NOW))
     assert {k: v for k, v in signed.items() if k != "Content-Type"} == http_headers(ZUBIE_BODY)
+
+
+def test_a_signed_body_that_is_not_json() -> None:
+    body = b"not json"
+    # Zubie: signed, nothing to date it by; UtilityAPI: no event time, so no freshness: refused
+    assert verify_webhook("zubie", SECRET, zubie_headers(body), body, NOW)
+    assert not verify_webhook("utilityapi", SECRET, uapi_headers(body), body, NOW)

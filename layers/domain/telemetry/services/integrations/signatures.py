@@ -27,9 +27,13 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-import orjson
+from telemetry.body import load_json
+from telemetry.errors import DomainError
 
+#: webhook bodies larger than this are not dated (API Gateway caps them at 10 MB anyway)
+MAX_BODY_BYTES = 1024 * 1024
 #: the oldest (and the furthest in the future, for clock skew) a signed delivery may be
 MAX_AGE_S = 300
 
@@ -38,6 +42,14 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     wanted = name.lower()
     found = [v for k, v in headers.items() if k.lower() == wanted]
     return found[0].strip() if len(found) == 1 else None  # missing or repeated: no
+
+
+def _parsed(body: bytes) -> Any:
+    """The body as JSON (parsed by telemetry.body like every request body), None if it is not."""
+    try:
+        return load_json(body, MAX_BODY_BYTES)
+    except DomainError:
+        return None
 
 
 def _fresh(epoch_s: float, now_s: float) -> bool:
@@ -64,10 +76,7 @@ def _zubie(secret: bytes, headers: Mapping[str, str], body: bytes, now_s: float)
         return False
     if not hmac.compare_digest(signature, hmac.new(secret, body, hashlib.sha256).digest()):
         return False
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return True  # signed, and nothing to date it by
+    payload = _parsed(body)  # None: signed, and nothing to date it by
     stamp = payload.get("timestamp") if isinstance(payload, dict) else None
     if stamp is None:
         return True
@@ -82,10 +91,7 @@ def _utilityapi(secret: bytes, headers: Mapping[str, str], body: bytes, now_s: f
     expected = hashlib.sha256(secret + salt.encode() + body).hexdigest()
     if not hmac.compare_digest(given.lower().encode(), expected.encode()):
         return False
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
+    payload = _parsed(body)
     events = payload.get("events") if isinstance(payload, dict) else None
     stamps = [_iso_s(e.get("ts")) for e in events if isinstance(e, dict)] if isinstance(events, list) else []
     known = [s for s in stamps if s is not None]
