@@ -129,7 +129,7 @@ class IntegrationIn(ApiModel):
     name: str = Field(min_length=1, max_length=256)
     provider: Provider
     connection: dict[str, Any] = Field(default_factory=dict)
-    credentials: dict[str, Any] | None = None
+    credentials: dict[str, Any] | None = Field(default=None, json_schema_extra={"writeOnly": True})
     scheduleMinutes: int = Field(default=DEFAULT_SCHEDULE_MINUTES, ge=MIN_SCHEDULE_MINUTES, le=MAX_SCHEDULE_MINUTES)
     resources: list[IntegrationResource] = Field(default_factory=list, max_length=MAX_RESOURCES)
     templateId: str = Field(min_length=1, max_length=128)
@@ -310,3 +310,10 @@ class IntegrationRunOut(OutModel):
 
 class RunList(OutModel):
     items: list[IntegrationRunOut]
+
+
+class IntegrationPage(OutModel):
+    """A page of integrations (``continuationToken`` absent on the last page)."""
+
+    items: list[Integration]
+    continuationToken: str | None = None
