@@ -20,8 +20,6 @@ from telemetry.models.base import ApiModel, OutModel
 
 INTEGRATION_ID_PREFIX = "intg"
 RUN_ID_PREFIX = "run"
-#: ids look like ``intg_`` + 20 lowercase alphanumerics (telemetry.ids.new_id)
-INTEGRATION_ID_PATTERN = r"^intg_[a-z0-9]{1,64}$"
 
 MIN_SCHEDULE_MINUTES = 1
 MAX_SCHEDULE_MINUTES = 1440
