@@ -14,7 +14,7 @@ import pytest
 from telemetry.adapters.scheduler_eventbridge import schedule_name
 
 from tests.integration.conftest import Answer, Platform
-from tests.integration.test_tenancy_matrix import integrations_template
+from tests.support import integrations_template
 
 SECRET = "pa55-never-shown"
 

@@ -37,6 +37,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Answer, Platform, drain
+from tests.support import integrations_template
 
 T0 = "2024-06-21T08:00:00Z"
 T0_MS = 1718956800000
@@ -216,28 +217,6 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/v2/api-keys/{keyId}"): Case(ADDRESSED, 200),
     ("DELETE", "/v2/api-keys/{keyId}"): Case(ADDRESSED, 204, ids={"keyId": "spareKeyId"}),
 }
-
-
-def integrations_template(owner_key: str) -> str:
-    from telemetry.bootstrap import container
-    from telemetry.models.templates import Template, TemplateFormat, TemplateTarget
-    from telemetry.repositories.templates import TemplatesRepository
-
-    org = container().keys.authenticate(owner_key).org_id
-    template_id = f"tmpl_tm{uuid.uuid4().hex[:18]}"
-    stamp = "2026-12-02T18:00:00Z"
-    template = Template(
-        id=template_id,
-        revision=1,
-        createdAt=stamp,
-        updatedAt=stamp,
-        name="geotab",
-        target=TemplateTarget.Integrations,
-        format=TemplateFormat.JsonPointer,
-        spec={},
-    )
-    TemplatesRepository(container().store).create(org, template)
-    return template_id
 
 
 class World:
