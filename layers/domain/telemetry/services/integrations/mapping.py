@@ -19,16 +19,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from telemetry.errors import ValidationFailed
+from telemetry.errors import FieldError, ValidationFailed
 from telemetry.models.metrics import MetricDefinition
 from telemetry.models.readings import SeriesKind, SeriesRows
 from telemetry.models.templates import IntegrationRule, IntegrationsJsonPointerSpec, Scalar, Template, TemplateStatus
 from telemetry.models.types import DataType
 from telemetry.ports.integrations import ProviderRecord
 from telemetry.services.templates import ApplyReport, Reading, parsed_spec
-from telemetry.services.templates.engine import Field, compile_field, usable_metric
+from telemetry.services.templates.engine import Field, Payload, compile_field, parse_payload, usable_metric
 from telemetry.services.templates.engine import map_records as map_engine_records
 from telemetry.services.templates.fmt_jsonpointer import selector_getter
+from telemetry.services.templates.limits import MAX_RECORDS
 from telemetry.services.templates.values import MISSING, TIMESTAMP_PARSERS, Getter, make_getter, pointer_parts
 
 #: ``recordsSkipped`` lists at most this many entries; ``recordsSkippedByReason`` counts them all
@@ -93,6 +94,39 @@ def preview_records(
     """
     report, rows, _types = _map(template, records, lambda ext: (ext, metrics), preview_only=True)
     return report, {ext: list(by_time.items()) for ext, by_time in rows.items() if by_time}
+
+
+def sample_records(payload: Payload) -> list[ProviderRecord]:
+    """The dry-run body ``{"recordType": "StatusData", "records": [{...}, ...]}`` as provider records.
+
+    Each record is one provider record exactly as the provider sends it (a JSON object); at most
+    :data:`MAX_RECORDS` per request, and the body at most the template payload limit.
+    """
+    body = parse_payload(payload)
+    if type(body) is not dict:
+        raise ValidationFailed.single((), 'the body must be {"recordType": "...", "records": [...]}')
+    errors: list[FieldError] = []
+    record_type = body.get("recordType")
+    if type(record_type) is not str or not 1 <= len(record_type) <= 128:
+        errors.append(
+            FieldError(("recordType",), "must be the provider's record type, a string of 1 to 128 characters")
+        )
+    records = body.get("records")
+    if type(records) is not list:
+        errors.append(FieldError(("records",), "must be an array of provider records (JSON objects)"))
+        records = []
+    elif len(records) > MAX_RECORDS:
+        errors.append(FieldError(("records",), f"{len(records)} records; at most {MAX_RECORDS} per request"))
+    errors += [
+        FieldError(("records", i), "must be a provider record (a JSON object)")
+        for i, rec in enumerate(records)
+        if type(rec) is not dict
+    ][:20]
+    unknown = sorted(set(body) - {"recordType", "records"})
+    errors += [FieldError((name,), "unknown field") for name in unknown[:20]]
+    if errors:
+        raise ValidationFailed(errors)
+    return [ProviderRecord(str(record_type), rec) for rec in records]
 
 
 # --------------------------------------------------------------------------- the mapping
@@ -258,7 +292,9 @@ def _matcher(values: Sequence[Scalar]) -> Callable[[Any], bool]:
     return accept
 
 
-def _fields(rule: IntegrationRule, metrics: Mapping[str, MetricDefinition], not_on_type: dict[str, None]) -> list[Field]:
+def _fields(
+    rule: IntegrationRule, metrics: Mapping[str, MetricDefinition], not_on_type: dict[str, None]
+) -> list[Field]:
     fields: list[Field] = []
     for mapping in rule.mappings:
         metric = metrics.get(mapping.metricId)
