@@ -338,3 +338,24 @@ def test_each_example_template_maps_its_provider_sample(example: str) -> None:
     out = report.as_dict()
     assert {k: out[k] for k in EXPECTED_REPORT[example]} == EXPECTED_REPORT[example]
     assert out["recordsParsed"] == len(RECORDS[example]())
+
+
+def test_rules_matching_one_pointer_dispatch_by_value_and_the_first_rule_wins() -> None:
+    first = rule(None, match={"pointer": "/diagnostic/id", "in": ["A", "B"]})
+    second = rule(
+        None,
+        {"metricId": "mdef_odo", "source": {"pointer": "/data"}},
+        match={"pointer": "/diagnostic/id", "equals": "B"},
+    )
+    records = [status("b1", "B", 5), status("b1", "A", 6, at="2024-06-20T12:00:01Z"), status("b1", 7, 7)]  # type: ignore[arg-type]
+    page = map_records(template(first, second), records, TARGETS, 1)
+    assert page.groups[0].rows == [(T, {"mdef_soc": 5.0}), (T + 1000, {"mdef_soc": 6.0})]
+    assert page.report.recordsSkipped == [{"index": 2, "reason": "no_matching_rule"}]
+
+
+def test_a_thing_pointer_into_an_array_still_resolves() -> None:
+    t = template(rule("DiagnosticStateOfChargeId", thing={"pointer": "/devices/0"}))
+    record = ProviderRecord(
+        "StatusData", {"devices": ["b2"], "diagnostic": {"id": "DiagnosticStateOfChargeId"}, "dateTime": C, "data": 1}
+    )
+    assert map_records(t, [record], TARGETS, 1).groups[0].series_id == "thing_2"

@@ -142,6 +142,36 @@ class _Rule:
     match: Getter | None
     accept: Callable[[Any], bool]
     thing: Getter
+    ts_key: str | None
+    ts_getter: Getter
+
+
+@dataclass(slots=True)
+class _TypePlan:
+    """The rules of one record type. ``table`` (value → first rule taking it) is set when every
+    rule matches string values at one shared pointer (``key``), as one rule per Geotab diagnostic
+    does: then a record costs one lookup instead of one match per rule."""
+
+    rules: list[_Rule]
+    key: Getter | None = None
+    table: dict[str, _Rule] | None = None
+
+
+def _plans(spec: IntegrationsJsonPointerSpec) -> dict[str, _TypePlan]:
+    plans: dict[str, _TypePlan] = {}
+    for r, rule_spec in enumerate(spec.rules):
+        plans.setdefault(rule_spec.recordType, _TypePlan([])).rules.append(_compile_rule(r, rule_spec))
+    for plan in plans.values():
+        matches = [rule.spec.match for rule in plan.rules]
+        if all(m is not None for m in matches) and len({m.pointer for m in matches if m is not None}) == 1:
+            values = [[m.equals] if m.in_ is None else m.in_ for m in matches if m is not None]
+            if all(type(v) is str for vs in values for v in vs):
+                table: dict[str, _Rule] = {}
+                for rule, vs in zip(plan.rules, values, strict=True):
+                    for v in vs:
+                        table.setdefault(str(v), rule)
+                plan.key, plan.table = plan.rules[0].match, table
+    return plans
 
 
 def _map(
@@ -155,27 +185,32 @@ def _map(
         recordsSkippedByReason={},
     )
     skips = _Skips(report)
-    by_type: dict[str, list[_Rule]] = {}
-    for r, rule_spec in enumerate(spec.rules):
-        by_type.setdefault(rule_spec.recordType, []).append(_compile_rule(r, rule_spec))
+    plans = _plans(spec)
 
     # 1. select: each record to the first rule that takes it, bucketed by (rule, external id)
     buckets: dict[tuple[int, str], tuple[list[int], list[Any]]] = {}
     for index, record in enumerate(records):
-        rules = by_type.get(record.record_type)
-        if rules is None:
+        plan = plans.get(record.record_type)
+        if plan is None:
             skips.add(index, NO_MATCHING_RULE)
             continue
         data: Any = record.data
         if type(data) is not dict:
             data = dict(data)
-        for rule in rules:
-            if rule.match is None or rule.accept(rule.match(data)):
-                break
+        chosen: _Rule | None = None
+        if plan.table is not None:
+            value = plan.key(data)  # type: ignore[misc]  # set together with table
+            if type(value) is str:
+                chosen = plan.table.get(value)
         else:
+            for rule in plan.rules:
+                if rule.match is None or rule.accept(rule.match(data)):
+                    chosen = rule
+                    break
+        if chosen is None:
             skips.add(index, NO_MATCHING_RULE)
             continue
-        ext = rule.thing(data)
+        ext = chosen.thing(data)
         if type(ext) is not str:
             if ext is MISSING or ext is None:
                 skips.add(index, MISSING_THING)
@@ -184,9 +219,9 @@ def _map(
                 skips.add(index, INVALID_THING, ext, with_value=True)
                 continue
             ext = str(ext)
-        bucket = buckets.get((rule.index, ext))
+        bucket = buckets.get((chosen.index, ext))
         if bucket is None:
-            bucket = buckets[(rule.index, ext)] = ([], [])
+            bucket = buckets[(chosen.index, ext)] = ([], [])
         bucket[0].append(index)
         bucket[1].append(data)
 
@@ -194,6 +229,8 @@ def _map(
     rows: dict[str, dict[int, dict[str, Any]]] = {}
     types: dict[str, dict[str, DataType]] = {}
     not_on_type: dict[str, None] = {}
+    compiled: dict[tuple[int, tuple[int, ...]], list[Field]] = {}
+    rules = {rule.index: rule for plan in plans.values() for rule in plan.rules}
     for (r, ext), (indexes, datas) in sorted(buckets.items(), key=lambda item: item[0][0]):
         resolved = resolve(ext)
         if resolved is None:
@@ -201,13 +238,15 @@ def _map(
                 skips.add(index, UNMAPPED_THING, ext, with_value=True)
             continue
         series, metrics = resolved
-        rule_spec = spec.rules[r]
-        fields = _fields(rule_spec, metrics, not_on_type)
-        ts_key, ts_getter = selector_getter(rule_spec.timestamp.source, None)
+        rule = rules[r]
+        # things of one type share their compiled fields (keyed by the metric definitions they see)
+        seen = (r, tuple(id(metrics.get(m.metricId)) for m in rule.spec.mappings))
+        fields = compiled.get(seen)
+        if fields is None:
+            fields = compiled[seen] = _fields(rule.spec, metrics, not_on_type)
         part = ApplyReport(previewOnly=preview_only, templateId=template.id, templateRevision=template.revision)
-        readings = map_engine_records(
-            datas, ts_key, ts_getter, TIMESTAMP_PARSERS[rule_spec.timestamp.format.value], fields, part
-        )
+        parse_ts = TIMESTAMP_PARSERS[rule.spec.timestamp.format.value]
+        readings = map_engine_records(datas, rule.ts_key, rule.ts_getter, parse_ts, fields, part)
         for entry in part.recordsSkipped:
             skips.add(indexes[entry["index"]], entry["reason"], entry.get("value"), with_value="value" in entry)
         for key, count in part.fieldsInvalid.items():
@@ -252,10 +291,29 @@ def _compile_rule(index: int, rule: IntegrationRule) -> _Rule:
     match: Getter | None = None
     accept: Callable[[Any], bool] = _always
     if rule.match is not None:
-        match = make_getter(pointer_parts(rule.match.pointer))
+        match = _getter(rule.match.pointer)
         wanted = [rule.match.equals] if rule.match.in_ is None else rule.match.in_
         accept = _matcher([v for v in wanted if v is not None])
-    return _Rule(index, rule, match, accept, make_getter(pointer_parts(rule.thing.pointer)))
+    ts_key, ts_getter = selector_getter(rule.timestamp.source, None)
+    return _Rule(index, rule, match, accept, _getter(rule.thing.pointer), ts_key, ts_getter)
+
+
+def _getter(pointer: str) -> Getter:
+    """``make_getter``, with an inlined path for the provider records' usual shape (two object keys)."""
+    parts = pointer_parts(pointer)
+    general = make_getter(parts)
+    if len(parts) != 2 or any(p.isdigit() for p in parts):
+        return general
+    outer, inner = parts
+
+    def get2(node: Any) -> Any:
+        if type(node) is dict:
+            child = node.get(outer, MISSING)
+            if type(child) is dict:
+                return child.get(inner, MISSING)
+        return general(node)
+
+    return get2
 
 
 def _always(_value: Any) -> bool:
