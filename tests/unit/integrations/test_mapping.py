@@ -72,7 +72,7 @@ def rule(diagnostic: str | None, *mappings: dict[str, Any], fmt: str = "iso8601"
     return out
 
 
-def status(device: Any, diagnostic: str, data: Any, at: Any = C) -> ProviderRecord:
+def status(device: Any, diagnostic: Any, data: Any, at: Any = C) -> ProviderRecord:
     return ProviderRecord(
         "StatusData", {"device": {"id": device}, "diagnostic": {"id": diagnostic}, "dateTime": at, "data": data}
     )
@@ -216,7 +216,7 @@ def test_match_in_compares_json_values() -> None:
     t = template(rule(None, match={"pointer": "/diagnostic/id", "in": ["A", 1, True]}))
     records = [
         status("b1", d, i, at=f"2024-06-20T12:00:0{i}Z") for i, d in enumerate(["A", 1.0, True, "1", None, "B", 0])
-    ]  # type: ignore[arg-type]
+    ]
     page = map_records(t, records, TARGETS, 1)
     assert [v["mdef_soc"] for _, v in page.groups[0].rows] == [0.0, 1.0, 2.0]
     assert {s["index"] for s in page.report.recordsSkipped} == {3, 4, 5, 6}
@@ -347,7 +347,7 @@ def test_rules_matching_one_pointer_dispatch_by_value_and_the_first_rule_wins() 
         {"metricId": "mdef_odo", "source": {"pointer": "/data"}},
         match={"pointer": "/diagnostic/id", "equals": "B"},
     )
-    records = [status("b1", "B", 5), status("b1", "A", 6, at="2024-06-20T12:00:01Z"), status("b1", 7, 7)]  # type: ignore[arg-type]
+    records = [status("b1", "B", 5), status("b1", "A", 6, at="2024-06-20T12:00:01Z"), status("b1", 7, 7)]
     page = map_records(template(first, second), records, TARGETS, 1)
     assert page.groups[0].rows == [(T, {"mdef_soc": 5.0}), (T + 1000, {"mdef_soc": 6.0})]
     assert page.report.recordsSkipped == [{"index": 2, "reason": "no_matching_rule"}]
