@@ -359,3 +359,9 @@ def test_a_thing_pointer_into_an_array_still_resolves() -> None:
         "StatusData", {"devices": ["b2"], "diagnostic": {"id": "DiagnosticStateOfChargeId"}, "dateTime": C, "data": 1}
     )
     assert map_records(t, [record], TARGETS, 1).groups[0].series_id == "thing_2"
+
+
+def test_series_types_name_only_the_metrics_written() -> None:
+    records = [status("b1", "DiagnosticStateOfChargeId", 5), status("b1", "DiagnosticOdometerId", None)]
+    page = map_records(template(SOC, ODO), records, TARGETS, 1)
+    assert page.groups[0].types == {"mdef_soc": DataType.Double}

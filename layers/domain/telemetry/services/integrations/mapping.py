@@ -230,6 +230,7 @@ def _map(
     types: dict[str, dict[str, DataType]] = {}
     not_on_type: dict[str, None] = {}
     compiled: dict[tuple[int, tuple[int, ...]], list[Field]] = {}
+    series_metrics: dict[str, Mapping[str, MetricDefinition]] = {}
     rules = {rule.index: rule for plan in plans.values() for rule in plan.rules}
     for (r, ext), (indexes, datas) in sorted(buckets.items(), key=lambda item: item[0][0]):
         resolved = resolve(ext)
@@ -256,9 +257,7 @@ def _map(
         if not readings:
             continue
         merged = rows.setdefault(series, {})
-        series_types = types.setdefault(series, {})
-        for f in fields:
-            series_types.setdefault(f.metric_id, metrics[f.metric_id].dataType)
+        series_metrics[series] = metrics
         for ts, values in readings:
             existing = merged.get(ts)
             if existing is None:
@@ -266,6 +265,12 @@ def _map(
             else:
                 existing.update(values)
 
+    for series, by_time in rows.items():  # the types of the metrics written, as template_apply hoists them
+        defs, series_types = series_metrics[series], types.setdefault(series, {})
+        for values in by_time.values():
+            for mid in values:
+                if mid not in series_types:
+                    series_types[mid] = defs[mid].dataType
     report.recordsParsed = len(records)
     report.readingsWritten = sum(map(len, rows.values()))
     report.metricValuesWritten = sum(len(values) for by_time in rows.values() for values in by_time.values())
