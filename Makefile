@@ -9,7 +9,7 @@ PORT ?= 3000
 ORG ?= default
 SCOPES ?=
 
-.PHONY: help install run key test unit integration e2e contract lint format cfn-lint bench load fuzz openapi clean build build-native build-test
+.PHONY: help install run key test unit integration e2e contract lint format cfn-lint bench load fuzz openapi clean build build-native build-test rehearse
 
 # `make build`: `sam build` for Lambda's python3.12 on arm64, on any x86_64 or arm64 machine, without Docker.
 # SAM needs a python3.12: BUILD_PYTHON if given, else python3.12 on PATH, else the newest 3.12 under pyenv.
@@ -119,6 +119,10 @@ build-native:
 # The checks on the deployable build (architecture, glibc, sizes, .pyc): `make build` first; CI runs both.
 build-test: $(STAMP)
 	$(BIN)/pytest -q -n0 -m build tests/build
+
+# Deploy rehearsal without AWS: the build, packaged, transformed by the SAM translator, created in moto.
+rehearse: $(STAMP) build
+	PYTHONPATH=shared:layers/domain $(BIN)/python -m devstack.rehearsal
 
 clean:
 	rm -rf $(VENV) $(BUILD_VENV) .aws-sam .devstack .mypy_cache .ruff_cache
