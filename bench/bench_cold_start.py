@@ -16,7 +16,8 @@ CPU time leaves out is the wait for moto's answers (a few ms per call, in anothe
 The deployable build is aarch64; on another machine `make bench` times `make build-native`, the
 same layers built by the same makefiles for this machine (BUILD_PLATFORM). BENCH_IMPORTTIME=1 adds
 one run of the slowest function (by its ratio to its target; or BENCH_IMPORTTIME=<LogicalId>) under
-`python -X importtime` and prints its heaviest imports.
+`python -X importtime` and prints its heaviest imports. BENCH_WITHOUT_PYC=1 lays the same build out
+without its .pyc (what a build that does not precompile deploys), for comparison.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 ARCH = platform.machine()
 BUILD_DIR = ROOT / ".aws-sam" / ("build" if ARCH == "aarch64" else f"build-{ARCH}")
 RUNTIME_DIR = ROOT / ".aws-sam" / f"lambda-runtime-{ARCH}"  # boto3 + botocore: `make bench-runtime`
+WITHOUT_PYC = bool(os.environ.get("BENCH_WITHOUT_PYC"))  # the same layout without the shipped .pyc, to compare
 PYTHON = os.environ.get("BENCH_PYTHON", str(ROOT / ".venv-build" / "bin" / "python"))
 
 
@@ -196,7 +198,10 @@ def main() -> int:
             {**base_env, **specs["ThingDataIngestFunction"].environment, "POWERTOOLS_METRICS_DISABLED": "true"}
         )
         built = {fn.logical_id: fn for fn in built_functions(BUILD_DIR)}
-        print(f"cold start: {BUILD_DIR.relative_to(ROOT)} ({ARCH}), {Path(PYTHON).resolve()}, median of {RUNS} runs")
+        print(
+            f"cold start: {BUILD_DIR.relative_to(ROOT)} ({ARCH}), {Path(PYTHON).resolve()}, median of {RUNS} runs"
+            + (", WITHOUT the shipped .pyc" if WITHOUT_PYC else "")
+        )
         profiled: list[tuple[float, Case, list[str], Path, dict[str, str]]] = []
         slowest = None
         scratch = Path(tempfile.mkdtemp(prefix="cold-start-"))
@@ -204,7 +209,7 @@ def main() -> int:
             for case in CASES:
                 dest = scratch / case.logical_id
                 dest.mkdir()
-                layout = lay_out(built[case.logical_id], dest)
+                layout = lay_out(built[case.logical_id], dest, without_pyc=WITHOUT_PYC)
                 paths = [*layout.sys_path, str(RUNTIME_DIR)]
                 event_file = scratch / f"{case.logical_id}.json"
                 event_file.write_text(json.dumps(_event(case, seeded)))

@@ -186,13 +186,17 @@ def _make_read_only(root: Path) -> None:
     root.chmod(0o555)
 
 
-def lay_out(fn: BuiltFunction, dest: Path) -> LambdaLayout:
-    """Copy ``fn``'s code to ``dest/task`` and its layers, merged in order, to ``dest/opt``; no write bits."""
+def lay_out(fn: BuiltFunction, dest: Path, *, without_pyc: bool = False) -> LambdaLayout:
+    """Copy ``fn``'s code to ``dest/task`` and its layers, merged in order, to ``dest/opt``; no write bits.
+
+    ``without_pyc`` leaves the ``.pyc`` out: what a build that does not precompile would deploy.
+    """
     task, opt = dest / "task", dest / "opt"
-    shutil.copytree(fn.code_dir, task, symlinks=True)
+    ignore = shutil.ignore_patterns("__pycache__") if without_pyc else None
+    shutil.copytree(fn.code_dir, task, symlinks=True, ignore=ignore)
     opt.mkdir()
     for _name, layer in fn.layers:
-        shutil.copytree(layer, opt, symlinks=True, dirs_exist_ok=True)
+        shutil.copytree(layer, opt, symlinks=True, dirs_exist_ok=True, ignore=ignore)
     _make_read_only(task)
     _make_read_only(opt)
     return LambdaLayout(task, opt)
