@@ -9,15 +9,18 @@ an out-of-memory trivially correct. No host function is exposed (mini-racer only
 The handler's output is then mapped exactly like a ``JsonPointer`` template whose records are the
 returned array, timestamp pointer ``/timestamp`` (epoch ms number or ISO 8601 string) and one mapping
 per declared metric id with pointer ``/metrics/<metricId>``.
+
+``py_mini_racer`` is imported where an isolate is made, never at module level: it is in the
+JavaScriptLayer, which only the functions that compile or run a script load (template.yaml), and
+listing or reading templates must not need it (nor pay for loading V8 on a cold start).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from py_mini_racer import JSEvalException, JSOOMException, JSTimeoutException, MiniRacer
 
 from telemetry.models.metrics import MetricDefinition
 from telemetry.models.templates import JavaScriptHandlerSpec
@@ -26,6 +29,9 @@ from telemetry.services.templates.errors import TemplateExecutionFailed
 from telemetry.services.templates.limits import MAX_RECORDS, MAX_SCRIPT_RESULT_CHARS
 from telemetry.services.templates.report import ApplyReport, Reading
 from telemetry.services.templates.values import MISSING, make_getter, ts_auto
+
+if TYPE_CHECKING:
+    from py_mini_racer import JSEvalException, MiniRacer
 
 UNDECLARED_METRIC = "undeclared_metric"
 _RESULT_MARK = "\x00RESULT:"
@@ -94,6 +100,8 @@ def _js_string(text: str) -> str:
 
 def run_handler(spec: JavaScriptHandlerSpec, payload: Any, context: Mapping[str, Any]) -> list[Any]:
     """Execute the handler once; the returned readings array, or :class:`TemplateExecutionFailed`."""
+    from py_mini_racer import JSEvalException, JSOOMException, JSTimeoutException, MiniRacer
+
     code = _WRAPPER % {
         "source": _js_string(spec.source),
         "payload": _js_string(orjson.dumps(payload).decode()),
