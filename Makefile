@@ -9,7 +9,7 @@ PORT ?= 3000
 ORG ?= default
 SCOPES ?=
 
-.PHONY: help install run key test unit integration e2e contract lint format cfn-lint bench load fuzz openapi clean build build-native build-test rehearse
+.PHONY: help install run key test unit integration e2e contract lint format cfn-lint bench load fuzz openapi clean build build-native build-test build-python rehearse
 
 # `make build`: `sam build` for Lambda's python3.12 on arm64, on any x86_64 or arm64 machine, without Docker.
 # SAM needs a python3.12: BUILD_PYTHON if given, else python3.12 on PATH, else the newest 3.12 under pyenv.
@@ -114,6 +114,10 @@ build: $(BUILD_STAMP)
 	PATH="$(CURDIR)/$(BUILD_VENV)/bin:$$PATH" BUILD_PLATFORM=$(BUILD_PLATFORM) SAM_CLI_TELEMETRY=0 \
 		$(BUILD_VENV)/bin/sam build --build-dir $(BUILD_DIR) --no-cached --parallel
 	$(BUILD_VENV)/bin/python -m compileall -q --invalidation-mode unchecked-hash $(BUILD_DIR)/*Function
+
+# The python3.12 `make build` would use (empty when there is none): .ci/run asks before building.
+build-python:
+	@echo "$(BUILD_PYTHON)"
 
 build-native:
 	$(MAKE) build BUILD_PLATFORM=$(shell uname -m)
