@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -84,7 +85,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _serve(stack, stopping)
+        with contextlib.ExitStack() as fakes:
+            if args.fakes:
+                from devstack.fakes import start_fakes
+
+                running = fakes.enter_context(start_fakes(args.host))
+                stack.banner.append("Provider fakes (docs/integrations.md, 'Local fakes'):")
+                stack.banner.extend(f"  {name:<10} {url}" for name, url in running.urls.items())
+            return _serve(stack, stopping)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -100,6 +108,8 @@ def _serve(stack: LocalStack, stopping: threading.Event) -> int:
         url = stack.url
         print(f"Local stack listening on {url}", flush=True)
         print(f"Moto endpoint: {stack.endpoint_url}", flush=True)
+        for line in stack.banner:
+            print(line, flush=True)
         try:
             issued = issue_key("default", None)
         except Exception as exc:  # the domain may not be ready yet: keep the stack usable
@@ -211,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=int(os.environ.get("PORT") or 3000), help="gateway port (default: $PORT or 3000)"
     )
     run.add_argument("--host", default="127.0.0.1")
+    run.add_argument(
+        "--no-fakes",
+        dest="fakes",
+        action="store_false",
+        help="do not start the local Geotab, Zubie, UtilityAPI and http feed fakes",
+    )
     run.add_argument("--speedup", type=float, default=1.0, help="divide schedule intervals by this factor")
     run.add_argument("--stack-name", default=None, help="prefix of generated resource names")
     run.add_argument(

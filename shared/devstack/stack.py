@@ -145,6 +145,8 @@ class LocalStack:
         self.pollers: list[SqsPoller] = []
         self.schedules: list[Schedule] = []
         self.scheduler: SchedulerEmulator | None = None
+        #: extra lines `telemetry-dev run` prints under the gateway's address (e.g. the provider fakes)
+        self.banner: list[str] = []
         self._moto: Any = None
         self._saved_env: dict[str, str] | None = None
 

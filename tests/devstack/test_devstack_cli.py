@@ -97,6 +97,10 @@ def test_run_prints_key_and_curl_then_stops_on_sigterm(
     assert "API key: key-for-default" in out.splitlines()
     assert f'curl -s -H "X-Api-Key: key-for-default" {seen["state"]["gateway_url"]}/items/special' in out
     assert not state_file.exists()  # removed on stop
+    # the provider fakes run beside the stack, each with its base URL
+    fakes = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("  ")}
+    assert set(fakes) == {"geotab", "zubie", "utilityapi", "http"}
+    assert all(url.startswith("http://127.0.0.1:") for url in fakes.values())
     assert stub_keys.calls[0]["org"] == "default" and stub_keys.calls[0]["scopes"] is None
 
 
