@@ -45,12 +45,16 @@ class World:
         self.c = in_memory_container()
         who = self.c.keys.authenticate(self.c.keys.issue(ORG).key)
         self.org = who.org_id
-        self.soc = self.c.metrics.create(who, parse(MetricCreate, {"name": "soc", "dataType": "Double", "defaultAggregation": "Avg"})).id
+        self.soc = self.c.metrics.create(
+            who, parse(MetricCreate, {"name": "soc", "dataType": "Double", "defaultAggregation": "Avg"})
+        ).id
         type_id = self.c.thing_types.create(who, ThingTypeCreate(displayName="EV", metricIds=[self.soc])).id
         site = self.c.places.create(who, PlaceKind.site, PlaceCreate(name="HQ")).id
         self.thing = self.c.things.create(who, PlaceKind.site, site, ThingCreate(thingName="v", thingTypeId=type_id)).id
-        spec = {"timestamp": {"source": {"pointer": "/t"}, "format": "epoch_ms"}, "mappings": []}
-        spec["mappings"] = [{"metricId": self.soc, "source": {"pointer": "/soc"}}]
+        spec: dict[str, Any] = {
+            "timestamp": {"source": {"pointer": "/t"}, "format": "epoch_ms"},
+            "mappings": [{"metricId": self.soc, "source": {"pointer": "/soc"}}],
+        }
         body = {"name": "t", "target": "ThingData", "format": "JsonPointer", "spec": spec}
         self.template = self.c.templates.create(who, orjson.dumps(body)).id
         self.repo = IntegrationRepository(self.c.store)
@@ -458,4 +462,3 @@ def test_merge_reports_sums_counts_across_pages() -> None:
     assert merged["fieldsInvalid"] == [{"metricId": "m1", "reason": "out_of_range", "count": 3}]
     assert merged["fieldsSkippedMissing"] == [{"metricId": "m1", "count": 2}]
     assert merged["metricsSkippedNotOnTtd"] == ["m2"] and merged["previewOnly"] is False
-
