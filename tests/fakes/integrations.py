@@ -1,6 +1,7 @@
-"""Test doubles of the integrations ports, and of the mapper, for the pull step's unit tests.
+"""In-memory SecretStore, PullScheduler and PullQueue (the integrations ports), for tests; and
+test doubles of a connector and of the mapper, for the pull step's unit tests.
 
-They stand in for the real ones that other branches build: :class:`ScriptedConnector` for the
+The last two stand in for the real ones that other branches build: :class:`ScriptedConnector` for the
 connectors (``telemetry.adapters.connectors``), :func:`simple_mapper` for
 ``telemetry.services.integrations.mapping.map_records`` (the ``Integrations`` template target).
 The pull step receives both by injection, so the real ones drop in unchanged.
@@ -8,12 +9,12 @@ The pull step receives both by injection, so the real ones drop in unchanged.
 
 from __future__ import annotations
 
-import threading
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from telemetry.errors import Unavailable
+from telemetry.errors import NotFound, Unavailable
 from telemetry.models.readings import SeriesKind, SeriesRows
 from telemetry.models.templates import Template
 from telemetry.ports.integrations import ProviderRecord, PullPage, PullRequest, PullStep
@@ -89,36 +90,58 @@ def simple_mapper(
 
 
 class InMemorySecretStore:
-    """Secrets by ARN (``arn:secret:<name>``); ``fail`` makes ``get`` raise Unavailable."""
-
     def __init__(self) -> None:
-        self.values: dict[str, dict[str, Any]] = {}
-        self.fail = False
+        self.secrets: dict[str, dict[str, Any]] = {}  #: by ARN
+        self.fail = False  #: reads raise Unavailable (Secrets Manager is down)
+
+    @staticmethod
+    def arn(name: str) -> str:
+        return f"arn:aws:secretsmanager:us-east-1:000000000000:secret:{name}"
 
     def put(self, name: str, value: Mapping[str, Any]) -> str:
-        arn = f"arn:secret:{name}"
-        self.values[arn] = dict(value)
+        arn = self.arn(name)
+        self.secrets[arn] = copy.deepcopy(dict(value))
         return arn
 
     def get(self, arn: str) -> dict[str, Any]:
         if self.fail:
-            raise Unavailable("secrets manager is down")
-        return dict(self.values[arn])
+            raise Unavailable("secrets manager is down (test)")
+        if arn not in self.secrets:
+            raise NotFound("the integration's credentials are not set")
+        return copy.deepcopy(self.secrets[arn])
 
     def delete(self, arn: str) -> None:
-        self.values.pop(arn, None)
+        self.secrets.pop(arn, None)
+
+
+@dataclass(frozen=True, slots=True)
+class FakeSchedule:
+    every_minutes: int
+    enabled: bool
+
+
+class InMemoryPullScheduler:
+    def __init__(self) -> None:
+        self.schedules: dict[tuple[str, str], FakeSchedule] = {}
+        self.fail = False  #: the next calls raise Unavailable (the scheduler is down)
+
+    def upsert(self, org_id: str, integration_id: str, every_minutes: int, enabled: bool) -> None:
+        if self.fail:
+            raise Unavailable("the scheduler failed (test)")
+        self.schedules[(org_id, integration_id)] = FakeSchedule(every_minutes, enabled)
+
+    def delete(self, org_id: str, integration_id: str) -> None:
+        if self.fail:
+            raise Unavailable("the scheduler failed (test)")
+        self.schedules.pop((org_id, integration_id), None)
 
 
 class InMemoryPullQueue:
-    """Collects sent steps; ``fail`` makes ``send`` raise Unavailable."""
-
     def __init__(self) -> None:
-        self.sent: list[PullStep] = []
-        self.fail = False
-        self._lock = threading.Lock()
+        self.steps: list[PullStep] = []
+        self.fail = False  #: sends raise Unavailable (the queue refuses)
 
     def send(self, step: PullStep) -> None:
         if self.fail:
-            raise Unavailable("the pull queue refused the step")
-        with self._lock:
-            self.sent.append(step)
+            raise Unavailable("the pull queue refused the step (test)")
+        self.steps.append(step)

@@ -60,6 +60,13 @@ class Settings:
     cold_start_metric: bool = True
     #: POWERTOOLS_METRICS_NAMESPACE (powertools reads it itself too, but only when Metrics() is built)
     metrics_namespace: str | None = None
+    # --- integrations (intg-core): docs/settings.md, docs/integrations.md
+    #: the pull queue (one message = one pull step): URL to send, ARN as the schedules' target
+    pull_queue_url: str = ""
+    pull_queue_arn: str = ""
+    #: the EventBridge Scheduler group of the integrations' schedules, and the role it assumes
+    scheduler_group: str = ""
+    scheduler_role_arn: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +88,10 @@ class Settings:
             tracing_enabled=not _flag(env, "POWERTOOLS_TRACE_DISABLED", False),
             cold_start_metric=not _flag(env, "POWERTOOLS_METRICS_DISABLED", False),
             metrics_namespace=_text(env, "POWERTOOLS_METRICS_NAMESPACE") or None,
+            pull_queue_url=_text(env, "PULL_QUEUE_URL"),
+            pull_queue_arn=_text(env, "PULL_QUEUE_ARN"),
+            scheduler_group=_text(env, "SCHEDULER_GROUP"),
+            scheduler_role_arn=_text(env, "SCHEDULER_ROLE_ARN"),
         )
 
     def required(self, field: str, variable: str) -> str:

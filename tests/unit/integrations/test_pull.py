@@ -128,8 +128,8 @@ def test_a_run_pages_to_the_end_one_step_per_page_each_page_its_own_batch(w: Wor
     first = w.step()
     assert first.state == "running" and first.more and first.records == 2
     steps = 1
-    while w.pulls.sent:
-        nxt = w.pulls.sent.pop(0)
+    while w.pulls.steps:
+        nxt = w.pulls.steps.pop(0)
         assert nxt.reason == "continue" and nxt.run_id == first.run_id
         last = w.pull.step(nxt, NOW + steps)
         steps += 1
@@ -177,7 +177,7 @@ def test_the_connector_is_asked_with_the_secret_and_the_mapped_external_ids(w: W
 def test_refreshed_credentials_are_written_back_to_the_secret(w: World) -> None:
     w.connector.credentials_back = {"sessionId": "s-2", "path": "my2.geotab.com"}
     w.step()
-    (stored,) = w.secrets.values.values()
+    (stored,) = w.secrets.secrets.values()
     assert stored == {"userName": "u", "password": PASSWORD, "sessionId": "s-2", "path": "my2.geotab.com"}
 
 
@@ -273,7 +273,7 @@ def test_a_step_that_lost_the_cursor_race_enqueues_no_more(w: World) -> None:
     out = w.step()
     # Then ours moves nothing and sends no next step, although the page said "more"
     assert out.state == "skipped" and out.reason == "cursor_race" and not out.more
-    assert w.pulls.sent == [] and w.state().cursor == {"offset": 4}
+    assert w.pulls.steps == [] and w.state().cursor == {"offset": 4}
 
 
 # --------------------------------------------------------------------------- faults

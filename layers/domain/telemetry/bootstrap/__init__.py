@@ -24,11 +24,13 @@ if TYPE_CHECKING:  # services are imported where they are built: a function load
     from telemetry.bootstrap.ambiquality import AmbiqualityServices
     from telemetry.bootstrap.cloudthread import CloudthreadServices
     from telemetry.bootstrap.dakkio import DakkioServices
+    from telemetry.bootstrap.integrations import IntegrationPorts
     from telemetry.ports.definitions import ItemStore
     from telemetry.ports.readings import ReadingQueue, ReadingStore
     from telemetry.repositories.definitions import DefinitionsRepository
     from telemetry.services.auth import KeyService
     from telemetry.services.ingest import FrameIngest
+    from telemetry.services.integrations.catalog import IntegrationCatalog
     from telemetry.services.metrics import MetricService
     from telemetry.services.places import PlaceService
     from telemetry.services.queries import ThingQueries
@@ -129,6 +131,29 @@ class Container:
 
         return TemplateService(
             self.repo, TemplatesRepository(self.store), self.contexts, lambda: self.queue, lambda: self.readings
+        )
+
+    # ------------------------------------------------------------ integrations (intg-core)
+    @cached_property
+    def integration_ports(self) -> IntegrationPorts:
+        from telemetry.bootstrap.integrations import IntegrationPorts
+
+        return IntegrationPorts(self)
+
+    @cached_property
+    def integrations(self) -> IntegrationCatalog:
+        """The Integrations API (``/v2/integrations``)."""
+        from telemetry.repositories.templates import TemplatesRepository
+        from telemetry.services.integrations.catalog import IntegrationCatalog
+
+        ports = self.integration_ports
+        return IntegrationCatalog(
+            self.repo,
+            ports.repo,
+            TemplatesRepository(self.store),
+            lambda: ports.secrets,
+            lambda: ports.scheduler,
+            lambda: ports.pull_queue,
         )
 
     # ------------------------------------------------------------ dialects (one graph each)

@@ -57,6 +57,58 @@ def secret_name(org_id: str, integration_id: str) -> str:
     return f"integrations/{org_id}/{integration_id}"
 
 
+# --------------------------------------------------------------------------- connection settings
+# One model per provider: the non-secret ``connection`` object (unknown keys refused). A
+# ``baseUrl`` / ``server`` lets tests and the local stack point at the providers' fakes; where a
+# tenant URL may actually lead is checked at pull time by the egress policy.
+
+_URL = r"^https?://[^\s/?#]+[^\s]*$"
+_HOST = r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://[^\s/?#]+[^\s]*$"
+_POINTER = r"^(/[^/]*)*$"
+GEOTAB_MAX_RESULTS = 50_000
+
+
+class GeotabConnection(ApiModel):
+    server: str = Field(min_length=1, max_length=512, pattern=_HOST)  #: e.g. my.geotab.com (or a URL)
+    database: str = Field(min_length=1, max_length=256)
+    feeds: list[str] = Field(min_length=1, max_length=20)  #: GetFeed typeNames: StatusData, LogRecord, ...
+    resultsLimit: int = Field(default=GEOTAB_MAX_RESULTS, ge=1, le=GEOTAB_MAX_RESULTS)
+
+
+class ZubieConnection(ApiModel):
+    baseUrl: str | None = Field(default=None, max_length=1024, pattern=_URL)
+
+
+class UtilityApiConnection(ApiModel):
+    baseUrl: str | None = Field(default=None, max_length=1024, pattern=_URL)
+
+
+class HttpConnection(ApiModel):
+    url: str = Field(max_length=2048, pattern=_URL)
+    cursorParam: str = Field(min_length=1, max_length=128)
+    nextCursorPointer: str = Field(max_length=1024, pattern=_POINTER)
+    recordsPointer: str = Field(max_length=1024, pattern=_POINTER)
+    recordType: str = Field(min_length=1, max_length=128)
+    headers: dict[str, str] | None = Field(default=None, max_length=50)  #: non-secret headers
+
+
+CONNECTION_MODELS: dict[str, type[ApiModel]] = {
+    "geotab": GeotabConnection,
+    "zubie": ZubieConnection,
+    "utilityapi": UtilityApiConnection,
+    "http": HttpConnection,
+}
+
+#: credential keys a provider needs (any one of each inner tuple); every provider may add
+#: ``webhookSecret``. Values are checked for type only and never echoed in an error.
+REQUIRED_CREDENTIALS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "geotab": (("userName",), ("password", "sessionId")),
+    "zubie": (("apiKey", "accessToken"),),
+    "utilityapi": (("apiToken",),),
+    "http": (),
+}
+
+
 # --------------------------------------------------------------------------- API bodies
 
 

@@ -67,13 +67,3 @@ def parse_step(body: str | bytes) -> PullStep:
         raise PoisonStep("pushed must be an array of JSON objects")
     return PullStep(org_id=org_id, integration_id=integration_id, run_id=run_id, reason=reason, pushed=pushed)
 
-
-def step_body(step: PullStep) -> bytes:
-    """The message body of a step (what :func:`parse_step` reads back); snake_case, like the
-    Scheduler's Input, so one spelling is on the wire whoever sent it."""
-    doc: dict[str, Any] = {"org_id": step.org_id, "integration_id": step.integration_id, "reason": step.reason}
-    if step.run_id is not None:
-        doc["run_id"] = step.run_id
-    if step.pushed:
-        doc["pushed"] = step.pushed
-    return orjson.dumps(doc)
