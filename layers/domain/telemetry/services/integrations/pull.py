@@ -49,6 +49,7 @@ from datetime import datetime
 from typing import Any
 
 from telemetry.clock import iso_from_ms
+from telemetry.clock import now_ms as clock_ms
 from telemetry.errors import DomainError, FailedDependency, NotFound, ValidationFailed
 from telemetry.ids import new_sortable_id
 from telemetry.models.integrations import (
@@ -80,6 +81,7 @@ from telemetry.ports.readings import ReadingQueue
 from telemetry.repositories.integrations import IntegrationRepository, StoredIntegration
 from telemetry.services.ingest import accept_version, new_batch_id
 from telemetry.services.integrations.mapping import MappedPage, ThingTarget
+from telemetry.services.integrations.steps import parse_step
 from telemetry.services.template_catalog import TemplateCatalog
 from telemetry.services.thing_context import ThingContextResolver
 
@@ -229,6 +231,12 @@ class IntegrationPull:
         self.rng = rng or random.Random()  # jitter, not a secret
 
     # ------------------------------------------------------------ the step
+    def run_message(self, body: str | bytes, attempt: int = 1) -> tuple[PullStep, StepOutcome]:
+        """One pull-queue message (the pull function's record handler): parse, then step now.
+        A body that can never be a step raises :class:`~telemetry.services.integrations.steps.PoisonStep`."""
+        step = parse_step(body)
+        return step, self.step(step, clock_ms(), attempt)
+
     def step(self, step: PullStep, now_ms: int, attempt: int = 1) -> StepOutcome:
         """Run one step. ``attempt`` is the message's receive count (1 = first delivery)."""
         org, iid = step.org_id, step.integration_id

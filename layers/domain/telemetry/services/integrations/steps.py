@@ -66,4 +66,3 @@ def parse_step(body: str | bytes) -> PullStep:
     if not isinstance(pushed, list) or not all(isinstance(r, dict) for r in pushed):
         raise PoisonStep("pushed must be an array of JSON objects")
     return PullStep(org_id=org_id, integration_id=integration_id, run_id=run_id, reason=reason, pushed=pushed)
-
