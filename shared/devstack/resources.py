@@ -1,4 +1,5 @@
-"""Create the template's DynamoDB tables and SQS queues on a boto3 session (moto or AWS-compatible).
+"""Create the template's DynamoDB tables and SQS queues (and its Scheduler schedule groups and
+IAM roles, which the integrations need to exist in moto) on a boto3 session (moto or AWS-compatible).
 
 Tables and queues are built from their template properties exactly as written, so tests using
 these resources can never drift from ``template.yaml``. Works both against a moto server
@@ -217,13 +218,75 @@ def create_timestream(
     return created
 
 
+SCHEDULE_GROUP_TYPE = "AWS::Scheduler::ScheduleGroup"
+ROLE_TYPE = "AWS::IAM::Role"
+
+
+def create_schedule_groups(
+    template: Template,
+    session: boto3.session.Session,
+    *,
+    endpoint_url: str | None = None,
+) -> dict[str, PhysicalResource]:
+    """EventBridge Scheduler groups (moto stores the schedules the API creates in them; the local
+    stack fires what it finds there). ``Ref`` is the group name, as in CloudFormation."""
+    ids = [
+        lid
+        for lid, r in template.resources.items()
+        if r.get("Type") == SCHEDULE_GROUP_TYPE and template.resource_enabled(lid)
+    ]
+    created: dict[str, PhysicalResource] = {}
+    if not ids:
+        return created
+    client = session.client("scheduler", endpoint_url=endpoint_url)
+    for lid in ids:
+        props = template.resolve(template.raw_properties(lid))
+        name = props.get("Name") or physical_name(template.stack_name, lid, max_length=64)
+        arn = client.create_schedule_group(Name=name)["ScheduleGroupArn"]
+        created[lid] = PhysicalResource(lid, SCHEDULE_GROUP_TYPE, name, {"Arn": arn})
+        template.bind({lid: created[lid]})
+        log.info("schedule group %s -> %s", lid, name)
+    return created
+
+
+def create_roles(
+    template: Template,
+    session: boto3.session.Session,
+    *,
+    endpoint_url: str | None = None,
+) -> dict[str, PhysicalResource]:
+    """IAM roles with their trust and inline policies (managed policy ARNs are not attached:
+    moto does not enforce IAM), so ``GetAtt Role.Arn`` is a real ARN in moto."""
+    ids = [
+        lid for lid, r in template.resources.items() if r.get("Type") == ROLE_TYPE and template.resource_enabled(lid)
+    ]
+    created: dict[str, PhysicalResource] = {}
+    if not ids:
+        return created
+    client = session.client("iam", endpoint_url=endpoint_url)
+    for lid in ids:
+        props = template.resolve(template.raw_properties(lid))
+        name = props.get("RoleName") or physical_name(template.stack_name, lid, max_length=64)
+        role = client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))
+        for policy in props.get("Policies") or []:
+            client.put_role_policy(
+                RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+            )
+        created[lid] = PhysicalResource(
+            lid, ROLE_TYPE, name, {"Arn": role["Role"]["Arn"], "RoleId": role["Role"]["RoleId"]}
+        )
+        template.bind({lid: created[lid]})
+        log.info("role %s -> %s", lid, name)
+    return created
+
+
 def create_resources(
     template: Template,
     session: boto3.session.Session | None = None,
     *,
     endpoint_url: str | None = None,
 ) -> dict[str, PhysicalResource]:
-    """Create every enabled table and queue (and Timestream resource) of ``template``.
+    """Create every enabled table and queue (and Timestream resource, schedule group, role) of ``template``.
 
     Binds each created resource into ``template`` so later ``Ref``/``GetAtt`` resolve to the
     physical names, and returns logical id -> :class:`PhysicalResource` (``ref`` is the table
@@ -235,4 +298,6 @@ def create_resources(
     created.update(create_tables(template, session, endpoint_url=endpoint_url))
     created.update(create_queues(template, session, endpoint_url=endpoint_url))
     created.update(create_timestream(template, session, endpoint_url=endpoint_url))
+    created.update(create_schedule_groups(template, session, endpoint_url=endpoint_url))
+    created.update(create_roles(template, session, endpoint_url=endpoint_url))
     return created

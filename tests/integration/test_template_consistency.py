@@ -61,7 +61,7 @@ SAMPLE_STATUS: dict[str, int] = {
     ),
     **dict.fromkeys(
         ["amq_buildings_list", "amq_parameters_list", "api_keys_list", "ct_metric_query", "ct_metrics_list", "ct_streams_list",
-         "dk_buckets_list", "fleets_list", "metrics_list", "sites_list", "thing_types_list", "tmpl_list",
+         "dk_buckets_list", "fleets_list", "intg_list", "metrics_list", "sites_list", "thing_types_list", "tmpl_list",
          "tmpl_transactions_list"],
         200,
     ),
@@ -70,6 +70,8 @@ SAMPLE_STATUS: dict[str, int] = {
     ),
     # a create that names a metric that does not exist: a validation failure of the body
     **dict.fromkeys(["thing_types_create", "tmpl_create"], 400),
+    # an integration naming a template that does not exist
+    "intg_create": 400,
 }  # fmt: skip
 
 

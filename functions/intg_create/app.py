@@ -1,0 +1,21 @@
+"""POST /v2/integrations: create an integration (201); its credentials go to Secrets Manager."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from telemetry.bootstrap import container
+from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.models.integrations import IntegrationIn
+
+app = build_app()
+
+
+@app.post("/v2/integrations")
+def create_integration(body: Annotated[IntegrationIn, Body()]) -> Response[str]:
+    return json_response(201, container().integrations.create(principal(app), body))
+
+
+lambda_handler = entrypoint(app)

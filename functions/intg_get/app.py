@@ -1,0 +1,17 @@
+"""GET /v2/integrations/{integrationId}: one integration with its status (never its credentials)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
+from telemetry.http.app import build_app, entrypoint, json_response, principal
+
+app = build_app()
+
+
+@app.get("/v2/integrations/<integrationId>")
+def get_integration(integrationId: str) -> Response[str]:
+    return json_response(200, container().integrations.get(principal(app), integrationId))
+
+
+lambda_handler = entrypoint(app)

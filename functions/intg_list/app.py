@@ -1,0 +1,23 @@
+"""GET /v2/integrations: list integrations, paginated (each with its status)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from telemetry.bootstrap import container
+from telemetry.http.app import build_app, entrypoint, json_response, principal
+
+app = build_app()
+
+
+@app.get("/v2/integrations")
+def list_integrations(
+    pageLimit: Annotated[int, Query(ge=1, le=500)] = 50,
+    continuationToken: Annotated[str | None, Query(max_length=4096)] = None,
+) -> Response[str]:
+    return json_response(200, container().integrations.list(principal(app), pageLimit, continuationToken))
+
+
+lambda_handler = entrypoint(app)

@@ -1,0 +1,21 @@
+"""PUT /v2/integrations/{integrationId}: replace an integration (credentials left out are kept)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from telemetry.bootstrap import container
+from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.models.integrations import IntegrationIn
+
+app = build_app()
+
+
+@app.put("/v2/integrations/<integrationId>")
+def replace_integration(integrationId: str, body: Annotated[IntegrationIn, Body()]) -> Response[str]:
+    return json_response(200, container().integrations.replace(principal(app), integrationId, body))
+
+
+lambda_handler = entrypoint(app)

@@ -1,0 +1,17 @@
+"""POST /v2/integrations/{integrationId}/runs: start a pull now (202 with the queued run)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
+from telemetry.http.app import build_app, entrypoint, json_response, principal
+
+app = build_app()
+
+
+@app.post("/v2/integrations/<integrationId>/runs")
+def start_run(integrationId: str) -> Response[str]:
+    return json_response(202, container().integrations.start_run(principal(app), integrationId))
+
+
+lambda_handler = entrypoint(app)
