@@ -18,3 +18,16 @@ _.__test__
 # type aliases used by the tests' fakes and the Timestream adapter's documentation of old rows
 _.SeriesKey, _.LEGACY_MEASURE_NAME
 _.issue  # KeyService.issue: the local stack's `make key` (shared/devstack, outside vulture's paths) and the tests
+# integrations (intg-core): API body fields (serialized), provider/health/run-state enum members
+# (compared by value), connection fields (validated, read by the connectors), the settings of the
+# pull queue and schedules, the pull step's side of the repository (state CAS, lease, runs), and the
+# ports' names that the pull step and connectors (other branches) use
+_.credentialsSet, _.lastRunAt, _.lastSuccessAt, _.lastError, _.backoffUntil, _.consecutiveFailures
+_.runId, _.queuedAt, _.startedAt, _.finishedAt
+_.geotab, _.zubie, _.utilityapi, _.http, _.backing_off, _.needs_attention, _.failing
+_.running, _.succeeded, _.skipped
+_.server, _.feeds, _.resultsLimit, _.baseUrl, _.url, _.cursorParam, _.nextCursorPointer, _.recordType
+_.pull_queue_url, _.pull_queue_arn, _.scheduler_group, _.scheduler_role_arn
+_.save_state, _.cursor_rev, _.take_lease, _.release_lease, _.get_run
+_.PROVIDERS, _.record_type, _.external_ids, _.calls, _.pushed, _.pull, _.Connector
+_.ProviderThrottled, _.ProviderAuthFailed, _.ProviderUnavailable, _.EgressRefused

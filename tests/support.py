@@ -47,3 +47,29 @@ def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
         if result or time.monotonic() > deadline:
             return result
         time.sleep(0.1)
+
+
+def integrations_template(owner_key: str) -> str:
+    """An empty ``Integrations`` template of the key's organization, stored directly: until the
+    target's validation lands, ``POST /v2/templates`` refuses it as not supported yet."""
+    import uuid
+
+    from telemetry.bootstrap import container
+    from telemetry.models.templates import Template, TemplateFormat, TemplateTarget
+    from telemetry.repositories.templates import TemplatesRepository
+
+    org = container().keys.authenticate(owner_key).org_id
+    template_id = f"tmpl_tm{uuid.uuid4().hex[:18]}"
+    stamp = "2026-12-02T18:00:00Z"
+    template = Template(
+        id=template_id,
+        revision=1,
+        createdAt=stamp,
+        updatedAt=stamp,
+        name="geotab",
+        target=TemplateTarget.Integrations,
+        format=TemplateFormat.JsonPointer,
+        spec={},
+    )
+    TemplatesRepository(container().store).create(org, template)
+    return template_id

@@ -8,12 +8,17 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
-from telemetry.models.integrations import IntegrationIn
+from telemetry.models.integrations import Integration, IntegrationIn
 
 app = build_app()
 
 
-@app.post("/v2/integrations")
+@app.post(
+    "/v2/integrations",
+    responses={
+        201: {"description": "Created: the integration", "content": {"application/json": {"model": Integration}}}
+    },
+)
 def create_integration(body: Annotated[IntegrationIn, Body()]) -> Response[str]:
     return json_response(201, container().integrations.create(principal(app), body))
 

@@ -9,7 +9,7 @@ from telemetry.http.app import build_app, entrypoint, principal
 app = build_app()
 
 
-@app.delete("/v2/integrations/<integrationId>")
+@app.delete("/v2/integrations/<integrationId>", responses={204: {"description": "Deleted (no body)"}})
 def delete_integration(integrationId: str) -> Response[str]:
     container().integrations.delete(principal(app), integrationId)
     return Response(status_code=204, body="")

@@ -8,11 +8,17 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.models.integrations import IntegrationPage
 
 app = build_app()
 
 
-@app.get("/v2/integrations")
+@app.get(
+    "/v2/integrations",
+    responses={
+        200: {"description": "A page of integrations", "content": {"application/json": {"model": IntegrationPage}}}
+    },
+)
 def list_integrations(
     pageLimit: Annotated[int, Query(ge=1, le=500)] = 50,
     continuationToken: Annotated[str | None, Query(max_length=4096)] = None,

@@ -8,12 +8,17 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
-from telemetry.models.integrations import IntegrationIn
+from telemetry.models.integrations import Integration, IntegrationIn
 
 app = build_app()
 
 
-@app.put("/v2/integrations/<integrationId>")
+@app.put(
+    "/v2/integrations/<integrationId>",
+    responses={
+        200: {"description": "The replaced integration", "content": {"application/json": {"model": Integration}}}
+    },
+)
 def replace_integration(integrationId: str, body: Annotated[IntegrationIn, Body()]) -> Response[str]:
     return json_response(200, container().integrations.replace(principal(app), integrationId, body))
 

@@ -74,6 +74,8 @@ def build(template: Template) -> dict[str, Any]:
         operation = schema["paths"][route.path][route.method.lower()]
         responses = operation.setdefault("responses", {})
         responses.pop("422", None)  # powertools' default; our validation errors are 400 problems
+        if "204" in responses:  # no body (powertools gives every declared response the return type)
+            responses["204"].pop("content", None)
         ok = responses.get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
         if ok.get("title") == "Return" and ok.get("type") == "string":
             # handlers return a prepared Response; the status (200/201/202/207) is in docs/

@@ -20,8 +20,6 @@ from telemetry.models.base import ApiModel, OutModel
 
 INTEGRATION_ID_PREFIX = "intg"
 RUN_ID_PREFIX = "run"
-#: ids look like ``intg_`` + 20 lowercase alphanumerics (telemetry.ids.new_id)
-INTEGRATION_ID_PATTERN = r"^intg_[a-z0-9]{1,64}$"
 
 MIN_SCHEDULE_MINUTES = 1
 MAX_SCHEDULE_MINUTES = 1440
@@ -129,7 +127,7 @@ class IntegrationIn(ApiModel):
     name: str = Field(min_length=1, max_length=256)
     provider: Provider
     connection: dict[str, Any] = Field(default_factory=dict)
-    credentials: dict[str, Any] | None = None
+    credentials: dict[str, Any] | None = Field(default=None, json_schema_extra={"writeOnly": True})
     scheduleMinutes: int = Field(default=DEFAULT_SCHEDULE_MINUTES, ge=MIN_SCHEDULE_MINUTES, le=MAX_SCHEDULE_MINUTES)
     resources: list[IntegrationResource] = Field(default_factory=list, max_length=MAX_RESOURCES)
     templateId: str = Field(min_length=1, max_length=128)
@@ -310,3 +308,10 @@ class IntegrationRunOut(OutModel):
 
 class RunList(OutModel):
     items: list[IntegrationRunOut]
+
+
+class IntegrationPage(OutModel):
+    """A page of integrations (``continuationToken`` absent on the last page)."""
+
+    items: list[Integration]
+    continuationToken: str | None = None
