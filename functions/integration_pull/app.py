@@ -32,7 +32,7 @@ def record_handler(record: SQSRecord) -> None:
     except PoisonStep as exc:
         logger.error("poison pull step, left for the DLQ", message_id=record.message_id, detail=exc.detail)
         raise
-    fields = {
+    fields: dict[str, object] = {
         "message_id": record.message_id,
         "attempt": attempt,
         "org": step.org_id,
@@ -44,11 +44,12 @@ def record_handler(record: SQSRecord) -> None:
         "records": outcome.records,
         "readings": outcome.readings,
         "more": outcome.more,
+        "error": outcome.error,
     }
     if outcome.redeliver:
-        logger.warning("pull step failed; SQS retries it (the pull DLQ after maxReceiveCount)", error=outcome.error, **fields)
+        logger.warning("pull step failed; SQS retries it (the pull DLQ after maxReceiveCount)", extra=fields)
         raise StepRetried(outcome.reason)
-    logger.info("pull step", error=outcome.error, **fields)
+    logger.info("pull step", extra=fields)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -40,14 +40,6 @@ class WebhookDirectory:
     def __init__(self, store: ItemStore) -> None:
         self.store = store
 
-    def register(self, org_id: str, integration_id: str) -> None:
-        """Idempotent (an existing entry for the same organization is kept)."""
-        found = self.store.get(_pk(integration_id), _ORG_SK)
-        if found is None:
-            self.store.write([hook_item(org_id, integration_id)])
-        elif found.doc.get("org") != org_id:
-            raise Conflict(f"integration {integration_id} already belongs to another organization")
-
     def org_of(self, integration_id: str) -> str | None:
         found = self.store.get(_pk(integration_id), _ORG_SK)
         org = found.doc.get("org") if found else None
