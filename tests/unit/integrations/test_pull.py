@@ -208,6 +208,22 @@ def test_records_pushed_by_a_webhook_are_mapped_without_a_provider_call(w: World
     assert w.state().cursor is None  # the pull cursor did not move
 
 
+def test_pushed_records_go_through_a_throttle_back_off_and_leave_it_in_place(w: World) -> None:
+    w.connector.faults = [ProviderThrottled("quota exceeded", 600)]
+    w.step()
+    out = w.step("webhook", at=NOW + 1000, pushed=[{"device": "dev1", "t": NOW - 1, "values": {w.soc: 7.0}}])
+    assert out.reason == "pushed" and w.readings() == [(NOW - 1, 7.0)]
+    state = w.state()
+    assert state.health == "backing_off" and state.backoff_until_ms == NOW + 600_000
+    assert len(w.connector.calls) == 1  # the throttled call only
+
+
+def test_pushed_records_meeting_a_held_lease_are_retried_not_dropped(w: World) -> None:
+    assert w.repo.take_lease(w.org, "intg_a", "someone-else", NOW, 90_000)
+    out = w.step("webhook", pushed=[{"device": "dev1", "t": NOW - 1, "values": {w.soc: 7.0}}])
+    assert out.reason == "leased" and out.redeliver and w.queue.batches == []
+
+
 # --------------------------------------------------------------------------- skips
 
 

@@ -246,7 +246,8 @@ class IntegrationPull:
         if not stored.integration.enabled:
             return self._skip(step, now_ms, "disabled", "the integration is disabled")
         state = self.integrations.state(org, iid)
-        if state.backoff_until_ms is not None and state.backoff_until_ms > now_ms:
+        pushed = bool(step.pushed)  # records pushed whole need no provider call: no back-off applies
+        if not pushed and state.backoff_until_ms is not None and state.backoff_until_ms > now_ms:
             until = iso_from_ms(state.backoff_until_ms)
             if attempt > 1 and state.health == Health.failing.value:
                 # the redelivery of a failed step: fail again (towards the DLQ), call no one
@@ -259,7 +260,8 @@ class IntegrationPull:
                 )
             return self._skip(step, now_ms, "backing_off", f"backing off until {until}")
         if (
-            state.health == Health.needs_attention.value
+            not pushed
+            and state.health == Health.needs_attention.value
             and step.reason != "manual"
             and not _replaced_since(stored.integration, state)
         ):
@@ -268,6 +270,8 @@ class IntegrationPull:
             )
         owner = uuid.uuid4().hex
         if not self.integrations.take_lease(org, iid, owner, now_ms, self.config.lease_ms):
+            if pushed:  # the records exist only in this message: retry it rather than drop them
+                return StepOutcome(RunState.queued.value, "leased", step.run_id, redeliver=True)
             return self._skip(step, now_ms, "leased", "another step of this integration is running")
         try:
             outcome = self._leased(step, stored, state, now_ms)
@@ -403,17 +407,21 @@ class IntegrationPull:
             ("calls", page.calls),
         ):
             totals[key] = totals.get(key, 0) + add
-        saved = replace(
-            state,
-            cursor=state.cursor if ctx.step.pushed else dict(page.cursor),
-            backoff_until_ms=None,
-            health=Health.ok.value,
-            last_run_ms=ctx.now_ms,
-            last_success_ms=ctx.now_ms,
-            last_error=None,
-            consecutive_failures=0,
-            totals=totals,
-        )
+        if ctx.step.pushed:
+            # pushed records say nothing about the provider's API: its cursor, back-off and health stay
+            saved = replace(state, last_run_ms=ctx.now_ms, totals=totals)
+        else:
+            saved = replace(
+                state,
+                cursor=dict(page.cursor),
+                backoff_until_ms=None,
+                health=Health.ok.value,
+                last_run_ms=ctx.now_ms,
+                last_success_ms=ctx.now_ms,
+                last_error=None,
+                consecutive_failures=0,
+                totals=totals,
+            )
         # ONLY now, after the queue acknowledged the page: move the cursor (compare-and-set)
         if not self.integrations.save_state(org, iid, saved, state.cursor_rev):
             log.warning("cursor write lost to another step; nothing more is enqueued", extra={"integration": iid})

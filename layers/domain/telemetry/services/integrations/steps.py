@@ -19,14 +19,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
-
+from telemetry.body import load_json
 from telemetry.errors import DomainError
 from telemetry.ports.integrations import PullStep
 
 #: why a step runs; ``continue`` = the previous step of the same run found more data waiting
 REASONS = ("schedule", "manual", "webhook", "continue")
 #: ids are the platform's own (``org_…``, ``intg_…``, ``run_…``): a bounded, URL-safe alphabet
+#: SQS's message size limit (a bigger body cannot have come from the queue)
+MAX_STEP_BYTES = 256 * 1024
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
@@ -50,10 +51,7 @@ def _id(doc: dict[str, Any], snake: str, camel: str) -> str:
 
 def parse_step(body: str | bytes) -> PullStep:
     """One message body -> a step; :class:`PoisonStep` naming the field that is wrong."""
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise PoisonStep("the message body is not JSON") from None
+    doc = load_json(body, MAX_STEP_BYTES, lambda _: PoisonStep("the message body is not JSON"))
     if not isinstance(doc, dict):
         raise PoisonStep("the message body must be a JSON object")
     org_id = _id(doc, "org_id", "orgId")

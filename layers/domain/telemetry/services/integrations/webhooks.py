@@ -25,9 +25,9 @@ from typing import Any, NoReturn
 
 import orjson
 
-from telemetry.body import check_size
+from telemetry.body import check_size, load_json
 from telemetry.clock import now_ms
-from telemetry.errors import Unauthenticated
+from telemetry.errors import MalformedRequest, Unauthenticated
 from telemetry.limits import WEBHOOK_MAX_BODY_BYTES
 from telemetry.models.integrations import IntegrationRun, RunState
 from telemetry.ports.integrations import PullQueue, PullStep, SecretStore
@@ -135,8 +135,8 @@ class IntegrationWebhooks:
         if provider != "http" or not isinstance(pointer, str):
             return []
         try:
-            doc = orjson.loads(body)
-        except orjson.JSONDecodeError:
+            doc = load_json(body, WEBHOOK_MAX_BODY_BYTES)
+        except MalformedRequest:
             return []
         found = _at_pointer(doc, pointer)
         if isinstance(found, list) and all(isinstance(r, dict) for r in found):
