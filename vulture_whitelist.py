@@ -18,6 +18,11 @@ _.__test__
 # type aliases used by the tests' fakes and the Timestream adapter's documentation of old rows
 _.SeriesKey, _.LEGACY_MEASURE_NAME
 _.issue  # KeyService.issue: the local stack's `make key` (shared/devstack, outside vulture's paths) and the tests
+# integrations (issue 9), intg-conn: the connectors and webhook verifiers the pull step (intg-pull)
+# imports, and the ports main added for intg-core / intg-pull; drop these once they are imported
+_.connector_for, _.pull, _.verify_webhook, _.replay_token
+_.SecretStore, _.PullScheduler, _.PullQueue, _.upsert, _.arn, _.enabled, _.every_minutes, _.integration_id
+_.run_id, _.pushed
 # integrations (intg-core): API body fields (serialized), provider/health/run-state enum members
 # (compared by value), connection fields (validated, read by the connectors), the settings of the
 # pull queue and schedules, the pull step's side of the repository (state CAS, lease, runs), and the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from typing import Any
@@ -47,3 +48,18 @@ def rest_event(
 
 def verdict(ratio: float, target: float) -> str:
     return "MEETS" if ratio >= target else "MISSES"
+
+
+def median_pair(floor: Callable[[], Any], subject: Callable[[], Any], repeat: int = 7) -> tuple[float, float]:
+    """Median wall times (seconds) of ``floor`` and ``subject``, run interleaved so that machine
+    noise hits both alike; each run starts after a full collection, so neither pays for the
+    other's garbage."""
+    floor_times: list[float] = []
+    subject_times: list[float] = []
+    for _ in range(repeat):
+        for fn, times in ((floor, floor_times), (subject, subject_times)):
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return sorted(floor_times)[repeat // 2], sorted(subject_times)[repeat // 2]

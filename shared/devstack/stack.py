@@ -35,6 +35,7 @@ from .gateway import LocalGateway
 from .lambdas import FAKE_CREDENTIALS, LocalFunction, apply_environment, load_all, runtime_environment
 from .poller import SqsPoller
 from .resources import create_resources
+from .runtime_schedules import SchedulerEmulator
 from .scheduler import Schedule
 from .template import REGION, PhysicalResource, Template
 
@@ -143,6 +144,7 @@ class LocalStack:
         self.gateway: LocalGateway | None = None
         self.pollers: list[SqsPoller] = []
         self.schedules: list[Schedule] = []
+        self.scheduler: SchedulerEmulator | None = None
         self._moto: Any = None
         self._saved_env: dict[str, str] | None = None
 
@@ -198,6 +200,10 @@ class LocalStack:
                 fn = self.functions.get(sched.function_id)
                 if fn is not None:
                     self.schedules.append(Schedule(sched, fn, speedup=self.speedup).start())
+            # schedules created at run time (one per integration), from what moto's Scheduler stores
+            self.scheduler = SchedulerEmulator(
+                self.client("scheduler"), self.client("sqs"), invoke=self._invoke_named, speedup=self.speedup
+            ).start()
         if self.state_dir is not None and self.state_file is None:
             self.state_file = state_file_for(self.state_dir, self.gateway.port)
         if self.state_file is not None:
@@ -229,6 +235,9 @@ class LocalStack:
         for sched in self.schedules:
             sched.stop()
         self.schedules = []
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         for poller in self.pollers:
             poller._stop.set()  # signal all first so they wind down in parallel
         for poller in self.pollers:
@@ -281,6 +290,14 @@ class LocalStack:
 
     def invoke(self, logical_id: str, event: Any) -> Any:
         return self.functions[logical_id].invoke(event)
+
+    def _invoke_named(self, name: str, event: Any) -> None:
+        """Invoke a function by the name a schedule's target ARN carries (logical or physical)."""
+        for logical_id, fn in self.functions.items():
+            if name in (logical_id, fn.spec.function_name):
+                fn.invoke(event)
+                return
+        log.warning("no local function named %s", name)
 
     def physical(self, logical_id: str) -> str:
         """Table name / queue URL of a template resource."""

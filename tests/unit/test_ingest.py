@@ -264,3 +264,48 @@ def test_context_cache_is_bounded(w: World, monkeypatch: pytest.MonkeyPatch) -> 
         w.post({"frames": [SPEC_FRAME]}, thing=thing)
     assert [key[1] for key in w.c.contexts._cache] == things[-2:]  # the newest two, oldest dropped
     assert len(w.c.ingest._plan_cache) == 2
+
+
+def test_the_plan_cache_evicts_safely_when_many_threads_fill_it(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eviction raced: two threads deleting the same oldest plan (KeyError) or iterating while
+    another inserts (RuntimeError) made a valid request a 500. A tiny cap and a fast thread
+    switch interval make every request evict, so the race shows within a few hundred requests."""
+    import sys
+    import threading
+
+    import telemetry.services.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "MAX_CACHED_CONTEXTS", 1)
+    things = [
+        w.c.things.create(
+            w.who,
+            PlaceKind.site,
+            w.site,
+            ThingCreate(thingName=f"T{i}", thingTypeId=w.c.things.get(w.who, w.thing).thingTypeId),
+        ).id
+        for i in range(8)
+    ]
+    body = orjson.dumps({"frames": [{"timestamp": T0, "metrics": {"moduleSoC": 50.0}}]})
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(things))
+
+    def hammer(thing_id: str) -> None:
+        barrier.wait()
+        for _ in range(600):
+            try:
+                w.c.ingest.ingest(w.who, thing_id, body)
+            except BaseException as exc:  # any escape is the defect
+                errors.append(exc)
+                return
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=hammer, args=(t,)) for t in things]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []

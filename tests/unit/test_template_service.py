@@ -13,7 +13,6 @@ from telemetry.errors import (
     Forbidden,
     MalformedRequest,
     NotFound,
-    NotSupported,
     PayloadTooLarge,
     Unavailable,
     ValidationFailed,
@@ -158,9 +157,48 @@ def test_a_pair_without_a_handler_is_unsupported_format(w: World) -> None:
     assert info.value.reason == "unsupported-format"
 
 
-def test_integrations_target_is_not_supported_yet(w: World) -> None:
-    with pytest.raises(NotSupported, match="not supported yet"):
-        w.create({**w.spec_template(), "target": "Integrations"})
+def integrations_template(w: World) -> dict[str, Any]:
+    rule = {
+        "recordType": "StatusData",
+        "match": {"pointer": "/diagnostic/id", "equals": "DiagnosticGoDeviceVoltageId"},
+        "thing": {"pointer": "/device/id"},
+        "timestamp": {"source": {"pointer": "/dateTime"}, "format": "iso8601"},
+        "mappings": [{"metricId": w.m["voltage"], "source": {"pointer": "/data"}}],
+    }
+    return {"name": "geotab", "target": "Integrations", "format": "JsonPointer", "spec": {"rules": [rule]}}
+
+
+def test_an_integrations_template_is_created_and_dry_runs_by_external_id(w: World) -> None:
+    created = w.create(integrations_template(w))
+    assert created.target == "Integrations" and created.revision == 1
+    record = {
+        "device": {"id": "b1"},
+        "diagnostic": {"id": "DiagnosticGoDeviceVoltageId"},
+        "dateTime": ISO0,
+        "data": 13.8,
+    }
+    out = w.s.test(
+        w.who, created.id, orjson.dumps({"recordType": "StatusData", "records": [record, {**record, "data": "x"}]})
+    )
+    assert out["readings"] == {"b1": [{"timestamp": T0, "time": ISO0, "metrics": {w.m["voltage"]: 13.8}}]}
+    assert out["previewOnly"] is True and out["recordsParsed"] == 2 and out["readingsWritten"] == 1
+    assert out["fieldsInvalid"] == [{"metricId": w.m["voltage"], "reason": "parse_failed", "count": 1}]
+    assert w.queue.batches == []  # a dry run writes nothing
+
+
+def test_an_integrations_dry_run_body_names_the_bad_field(w: World) -> None:
+    created = w.create(integrations_template(w))
+    with pytest.raises(ValidationFailed) as info:
+        w.s.test(w.who, created.id, orjson.dumps({"records": [1], "extra": True}))
+    assert {e.as_dict()["path"] for e in info.value.errors} == {"recordType", "records/0", "extra"}
+
+
+def test_an_integrations_template_is_not_applied_to_a_thing(w: World) -> None:
+    created = w.create(integrations_template(w))
+    with pytest.raises(ValidationFailed) as info:
+        w.apply(created.id, {"readings": []})
+    assert info.value.reason == "wrong-target" and "targets Integrations" in info.value.errors[0].message
+    assert w.queue.batches == []
 
 
 def _with_mapping(w: World, index: int, **changes: Any) -> dict[str, Any]:

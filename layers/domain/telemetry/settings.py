@@ -75,8 +75,8 @@ class Settings:
     #: connectors may reach loopback addresses (the local stack's provider fakes); never in AWS
     integrations_allow_loopback: bool = False
     #: every provider call: timeout and the largest response read
-    provider_timeout_seconds: float = 20.0
-    provider_max_response_bytes: int = 64 * 1024 * 1024
+    provider_timeout_seconds: float = 30.0
+    provider_max_response_bytes: int = 48 * 1024 * 1024
     #: a signed webhook delivery seen again within this window is a replay (401)
     webhook_replay_window_seconds: int = 24 * 3600
 
@@ -107,9 +107,9 @@ class Settings:
             pull_lease_seconds=_number(env, "INTEGRATION_PULL_LEASE_SECONDS", 90.0, minimum=1),
             pull_first_run_lookback_hours=_number(env, "INTEGRATION_FIRST_RUN_LOOKBACK_HOURS", 24.0),
             integrations_allow_loopback=_flag(env, "INTEGRATIONS_ALLOW_LOOPBACK", False),
-            provider_timeout_seconds=_number(env, "PROVIDER_TIMEOUT_SECONDS", 20.0, minimum=0.1),
+            provider_timeout_seconds=_number(env, "PROVIDER_TIMEOUT_SECONDS", 30.0, minimum=0.1),
             provider_max_response_bytes=int(
-                _number(env, "PROVIDER_MAX_RESPONSE_BYTES", 64 * 1024 * 1024, minimum=1024)
+                _number(env, "PROVIDER_MAX_RESPONSE_BYTES", 48 * 1024 * 1024, minimum=1024)
             ),
             webhook_replay_window_seconds=int(_number(env, "WEBHOOK_REPLAY_WINDOW_SECONDS", 86400, minimum=60)),
         )

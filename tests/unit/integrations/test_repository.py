@@ -282,3 +282,9 @@ def test_sortable_ids_sort_by_time() -> None:
     earlier, later = new_sortable_id("run", 999), new_sortable_id("run", 1000)
     assert earlier.startswith("run_") and earlier < later
     assert len(new_sortable_id("run", 4_102_444_800_000)) == len(earlier)
+
+
+def test_sortable_ids_of_the_same_millisecond_sort_in_creation_order() -> None:
+    made = [new_sortable_id("run", 1_764_698_400_000) for _ in range(200)]
+
+    assert made == sorted(made) and len(set(made)) == 200

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
-from telemetry.errors import MalformedRequest, NotSupported, PayloadTooLarge, ValidationFailed
+from telemetry.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
 from telemetry.models.metrics import MetricDefinition
 from telemetry.models.templates import Template
 from telemetry.services.templates import (
@@ -411,10 +411,21 @@ def test_deleted_template_cannot_be_applied(metrics: dict[str, MetricDefinition]
         apply_template(template, b"{}", metrics, set(metrics))
 
 
-def test_integrations_template_cannot_be_applied(metrics: dict[str, MetricDefinition]) -> None:
-    template = make_template("Integrations", "JsonPointer", jp_spec(m("mdef_voltage", "/v")))
-    with pytest.raises(NotSupported):
+def test_integrations_template_cannot_be_applied_to_a_payload(metrics: dict[str, MetricDefinition]) -> None:
+    spec = {
+        "rules": [
+            {
+                "recordType": "StatusData",
+                "thing": {"pointer": "/device/id"},
+                "timestamp": {"source": {"pointer": "/dateTime"}, "format": "iso8601"},
+                "mappings": [m("mdef_voltage", "/data")],
+            }
+        ]
+    }
+    template = make_template("Integrations", "JsonPointer", spec)
+    with pytest.raises(ValidationFailed) as info:
         apply_template(template, b"{}", metrics, set(metrics))
+    assert info.value.reason == "wrong-target" and "Integrations" in info.value.errors[0].message
 
 
 # --------------------------------------------------------------------------- dry run / preview

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from telemetry.errors import NotSupported, ValidationFailed
+from telemetry.errors import ValidationFailed
 from telemetry.models.metrics import DataType, EnumValue, MetricDefinition
 from telemetry.models.templates import TemplateCreate, TemplateUpdate
 from telemetry.services.templates import MAX_MAPPINGS, MAX_SPEC_BYTES, validate_template
@@ -72,9 +72,121 @@ def test_unknown_target_or_format_is_refused_by_the_model() -> None:
         TemplateCreate.model_validate({**SPEC_EXAMPLE, "format": "Xml"})
 
 
-def test_integrations_target_is_not_supported_yet(metrics: dict[str, MetricDefinition]) -> None:
-    with pytest.raises(NotSupported, match="not supported yet"):
-        validate_template(create(jp_spec(m("mdef_voltage", "/v")), target="Integrations"), metrics)
+def test_a_thingdata_spec_is_not_an_integrations_spec(metrics: dict[str, MetricDefinition]) -> None:
+    exc = refused(create(jp_spec(m("mdef_voltage", "/v")), target="Integrations"), metrics)
+    assert "spec/rules" in paths(exc) and set(reasons(exc)) == {"invalid-spec"}
+
+
+def test_integrations_has_no_handler_for_other_formats(metrics: dict[str, MetricDefinition]) -> None:
+    exc = refused(create(integrations_spec(), target="Integrations", fmt="Dbc"), metrics)
+    assert reasons(exc) == ["unsupported-format"] and paths(exc) == ["format"]
+
+
+# --------------------------------------------------------------------------- Integrations
+
+
+def rule(**changes: Any) -> dict[str, Any]:
+    return {
+        "recordType": "StatusData",
+        "match": {"pointer": "/diagnostic/id", "equals": "DiagnosticStateOfChargeId"},
+        "thing": {"pointer": "/device/id"},
+        "timestamp": {"source": {"pointer": "/dateTime"}, "format": "iso8601"},
+        "mappings": [m("mdef_soc", "/data")],
+        **changes,
+    }
+
+
+def integrations_spec(*rules: dict[str, Any]) -> dict[str, Any]:
+    return {"rules": list(rules) or [rule()]}
+
+
+def test_an_integrations_template_validates(metrics: dict[str, MetricDefinition]) -> None:
+    spec = integrations_spec(
+        rule(),
+        rule(
+            match={"pointer": "/diagnostic/id", "in": ["DiagnosticOdometerId", 7]},
+            mappings=[
+                m("mdef_voltage", "/data", transform={"scale": 0.001, "offset": 0}),
+                m("mdef_state", "/s", enumMap={"IDLE": 0}),
+                m("mdef_mode", "/mode", default="auto"),
+            ],
+        ),
+        rule(recordType="LogRecord", match=None, mappings=[m("mdef_soc", "/x")]),  # same metric, other rule
+    )
+    validate_template(create(spec, target="Integrations"), metrics)  # no exception
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "reason"),
+    [
+        ({"thing": {"pointer": "device/id"}}, "spec/rules/0/thing/pointer", "invalid-pointer"),
+        ({"match": {"pointer": "diag", "equals": "x"}}, "spec/rules/0/match/pointer", "invalid-pointer"),
+        (
+            {"timestamp": {"source": {"pointer": "t"}, "format": "iso8601"}},
+            "spec/rules/0/timestamp/source/pointer",
+            "invalid-pointer",
+        ),
+        (
+            {"timestamp": {"source": {"pointer": "/t"}, "format": "epochMs"}},
+            "spec/rules/0/timestamp/format",
+            "invalid-timestamp-format",
+        ),
+        (
+            {"timestamp": {"source": {"pointer": "/t", "scope": "document"}, "format": "iso8601"}},
+            "spec/rules/0/timestamp/source/scope",
+            "invalid-scope",
+        ),
+        ({"mappings": []}, "spec/rules/0/mappings", "no-mappings"),
+        ({"mappings": [m("mdef_nope", "/data")]}, "spec/rules/0/mappings/0/metricId", "unknown-metric"),
+        (
+            {"mappings": [m("mdef_soc", "/a"), m("mdef_soc", "/b")]},
+            "spec/rules/0/mappings/1/metricId",
+            "duplicate-metric",
+        ),
+        (
+            {"mappings": [m("mdef_mode", "/a", transform={"scale": 2})]},
+            "spec/rules/0/mappings/0/transform",
+            "transform-not-numeric",
+        ),
+        (
+            {"mappings": [m("mdef_voltage", "/a", enumMap={"A": 1})]},
+            "spec/rules/0/mappings/0/enumMap",
+            "enum-map-not-enum",
+        ),
+        ({"mappings": [m("mdef_count", "/a", default="many")]}, "spec/rules/0/mappings/0/default", "invalid-default"),
+        (
+            {"mappings": [{**m("mdef_soc", "/a"), "source": {"pointer": "/a", "scope": "document"}}]},
+            "spec/rules/0/mappings/0/source/scope",
+            "invalid-scope",
+        ),
+        ({"match": {"pointer": "/d"}}, "spec/rules/0/match", "invalid-spec"),
+        ({"match": {"pointer": "/d", "equals": "a", "in": ["b"]}}, "spec/rules/0/match", "invalid-spec"),
+        ({"match": {"pointer": "/d", "in": []}}, "spec/rules/0/match/in", "invalid-spec"),
+        ({"recordType": ""}, "spec/rules/0/recordType", "invalid-spec"),
+        ({"thing": None}, "spec/rules/0/thing", "invalid-spec"),
+        ({"extra": 1}, "spec/rules/0/extra", "invalid-spec"),
+    ],
+)
+def test_integrations_refusals_name_the_field(
+    metrics: dict[str, MetricDefinition], change: dict[str, Any], path: str, reason: str
+) -> None:
+    exc = refused(create(integrations_spec(rule(**change)), target="Integrations"), metrics)
+    assert path in paths(exc), paths(exc)
+    assert reason in reasons(exc)
+
+
+def test_integrations_needs_a_rule(metrics: dict[str, MetricDefinition]) -> None:
+    exc = refused(create({"rules": []}, target="Integrations"), metrics)
+    assert paths(exc) == ["spec/rules"]
+
+
+def test_integrations_counts_mappings_over_all_rules(metrics: dict[str, MetricDefinition]) -> None:
+    many = [m(f"mdef_x{i}", "/v") for i in range(MAX_MAPPINGS // 2 + 1)]
+    extra = {f"mdef_x{i}": metric(f"mdef_x{i}", DataType.Double) for i in range(MAX_MAPPINGS // 2 + 1)}
+    exc = refused(
+        create(integrations_spec(rule(mappings=many), rule(mappings=many)), target="Integrations"), {**metrics, **extra}
+    )
+    assert reasons(exc) == ["too-many-mappings"] and paths(exc) == ["spec/rules"]
 
 
 def test_pair_without_registered_handler_is_refused(metrics: dict[str, MetricDefinition]) -> None:

@@ -164,11 +164,63 @@ class TransactionsJsonPointerSpec(ApiModel):
     attributes: dict[str, TransactionSelector] = Field(default_factory=dict, max_length=50)
 
 
+# --------------------------------------------------------------------------- Integrations spec
+
+
+class RecordMatch(ApiModel):
+    """Which records of a type a rule takes: the value at ``pointer`` equals ``equals``, or is one of ``in``.
+
+    Exactly one of ``equals`` / ``in`` is given; comparison is by JSON value (``1`` matches ``1``
+    and ``1.0``, never ``"1"`` or ``true``).
+    """
+
+    pointer: str = Field(max_length=1024)
+    equals: Scalar | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in", min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RecordMatch:
+        if (self.equals is None) == (self.in_ is None):
+            raise ValueError("give exactly one of equals or in")
+        return self
+
+
+class ThingPointer(ApiModel):
+    """Where a record names its external resource (a Geotab device id, a Zubie vehicle key, a meter uid).
+
+    The value (a string, or an integer taken as its decimal text) is resolved to a Thing through
+    the integration's ``resources``.
+    """
+
+    pointer: str = Field(max_length=1024)
+
+
+class IntegrationRule(ApiModel):
+    """One kind of provider record onto readings: selector, thing, timestamp, metric mappings."""
+
+    recordType: str = Field(min_length=1, max_length=128)
+    match: RecordMatch | None = None
+    thing: ThingPointer
+    timestamp: TimestampSpec
+    mappings: list[MetricMapping]
+
+
+class IntegrationsJsonPointerSpec(ApiModel):
+    """``Integrations`` + ``JsonPointer``: provider records → readings of the integration's mapped things.
+
+    Every record is offered to the rules in order; the first rule whose ``recordType`` and
+    ``match`` fit maps it (each record is its own document: selectors are record-scoped).
+    """
+
+    rules: list[IntegrationRule] = Field(min_length=1, max_length=50)
+
+
 _SPEC_MODELS: dict[tuple[TemplateTarget, TemplateFormat], type[ApiModel]] = {
     (TemplateTarget.ThingData, TemplateFormat.JsonPointer): JsonPointerSpec,
     (TemplateTarget.ThingData, TemplateFormat.JavaScriptHandler): JavaScriptHandlerSpec,
     (TemplateTarget.ThingData, TemplateFormat.Dbc): DbcSpec,
     (TemplateTarget.Transactions, TemplateFormat.JsonPointer): TransactionsJsonPointerSpec,
+    (TemplateTarget.Integrations, TemplateFormat.JsonPointer): IntegrationsJsonPointerSpec,
 }
 
 

@@ -8,6 +8,7 @@ values that already have their metric's JSON type, and builds the columnar queue
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ class FrameIngest:
         self.queue = queue
         #: thing id -> (the context the plans were made for, plans); replaced when the context is
         self._plan_cache: dict[str, tuple[ThingContext, dict[str, _Plan]]] = {}
+        self._plan_lock = threading.Lock()
 
     def ingest(self, principal: Principal, thing_id: str, body: bytes | str) -> IngestResult:
         require(principal, "data:write")
@@ -89,10 +91,11 @@ class FrameIngest:
             plans = cached[1]
         else:
             plans = _plans(ctx)
-            self._plan_cache.pop(ctx.thing.id, None)
-            self._plan_cache[ctx.thing.id] = (ctx, plans)
-            while len(self._plan_cache) > MAX_CACHED_CONTEXTS:
-                del self._plan_cache[next(iter(self._plan_cache))]
+            with self._plan_lock:  # eviction iterates: unguarded, racing requests raised KeyError/RuntimeError
+                self._plan_cache.pop(ctx.thing.id, None)
+                self._plan_cache[ctx.thing.id] = (ctx, plans)
+                while len(self._plan_cache) > MAX_CACHED_CONTEXTS:
+                    del self._plan_cache[next(iter(self._plan_cache))]
         rows, types, ids, seen = _validate(frames, plans, latest_accepted_ms())
         batch = AcceptedBatch(
             new_batch_id(),

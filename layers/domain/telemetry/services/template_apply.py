@@ -7,21 +7,32 @@ ids), so the writer Lambda stores them and ``latest-event``/``history`` read the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from telemetry.models.auth import Principal
+from telemetry.models.metrics import MetricDefinition
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
-from telemetry.models.templates import (
-    TemplateTarget,
-)
+from telemetry.models.templates import Template, TemplateTarget
 from telemetry.models.types import DataType
 from telemetry.ports.readings import ReadingQueue
 from telemetry.services.auth import require
 from telemetry.services.ingest import accept_version, new_batch_id
-from telemetry.services.template_catalog import TemplateCatalog, check_target, preview
+from telemetry.services.integrations.mapping import preview_records, sample_records
+from telemetry.services.template_catalog import TemplateCatalog, check_target, preview, reading_out
 from telemetry.services.templates import apply_template, test_template
 from telemetry.services.thing_context import ThingContextResolver
+
+
+def integrations_preview(
+    template: Template, payload: bytes | str, metrics: Mapping[str, MetricDefinition]
+) -> dict[str, Any]:
+    """Dry run of an Integrations template: body ``{"recordType", "records"}``; the report plus the
+    readings it would write, keyed by external id (``{"b1": [{timestamp, time, metrics}]}``)."""
+    report, readings = preview_records(template, sample_records(payload), metrics)
+    out = report.as_dict()
+    out["readings"] = {ext: [reading_out(r) for r in rows] for ext, rows in readings.items()}
+    return out
 
 
 class TemplateApply:
@@ -37,6 +48,8 @@ class TemplateApply:
         require(principal, "templates:write")  # it runs the template's code
         template = self.catalog.usable(principal.org_id, template_id)
         metrics = self.catalog.metrics_for(principal.org_id, template.spec)
+        if template.target is TemplateTarget.Integrations:
+            return integrations_preview(template, payload, metrics)
         return preview(test_template(template, payload, metrics))
 
     def apply(

@@ -80,14 +80,19 @@ def _json_object(body: bytes | str) -> dict[str, Any]:
 
 
 def metric_ids_of(spec: Any) -> list[str]:
-    """Every metric id a raw spec names (``mappings[].metricId``, ``metricIds[]``), in order, unique."""
+    """Every metric id a raw spec names (``mappings[].metricId``, ``metricIds[]``,
+    ``rules[].mappings[].metricId``), in order, unique."""
     found: dict[str, None] = {}
     if isinstance(spec, dict):
-        mappings = spec.get("mappings")
-        if isinstance(mappings, list):
-            for m in mappings:
-                if isinstance(m, dict) and isinstance(m.get("metricId"), str):
-                    found[m["metricId"]] = None
+        lists = [spec.get("mappings")]
+        rules = spec.get("rules")
+        if isinstance(rules, list):
+            lists += [rule.get("mappings") for rule in rules if isinstance(rule, dict)]
+        for mappings in lists:
+            if isinstance(mappings, list):
+                for m in mappings:
+                    if isinstance(m, dict) and isinstance(m.get("metricId"), str):
+                        found[m["metricId"]] = None
         declared = spec.get("metricIds")
         if isinstance(declared, list):
             found.update((mid, None) for mid in declared if isinstance(mid, str))

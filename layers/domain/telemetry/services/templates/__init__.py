@@ -14,11 +14,11 @@ from telemetry.errors import FieldError, NotSupported, ValidationFailed
 from telemetry.models.metrics import MetricDefinition
 from telemetry.models.templates import (
     DbcSpec,
+    IntegrationsJsonPointerSpec,
     JavaScriptHandlerSpec,
     JsonPointerSpec,
     Template,
     TemplateStatus,
-    TemplateTarget,
     TransactionsJsonPointerSpec,
     spec_model_for,
 )
@@ -50,6 +50,7 @@ __all__ = [
     "TemplateExecutionFailed",
     "Transaction",
     "apply_template",
+    "parsed_spec",
     "test_template",
     "validate_spec",
     "validate_template",
@@ -73,7 +74,14 @@ def apply_template(
     """
     if template.status is TemplateStatus.deleted:
         raise ValidationFailed.single(("templateId",), "the template is deleted", reason="template-deleted")
-    spec = _parsed_spec(template)
+    spec = parsed_spec(template)
+    if isinstance(spec, IntegrationsJsonPointerSpec):
+        raise ValidationFailed.single(
+            ("templateId",),
+            f"template {template.id} targets Integrations: it maps provider records of an integration"
+            " (telemetry.services.integrations.mapping), not a payload onto one thing",
+            reason="wrong-target",
+        )
     doc = parse_payload(payload)
     report = ApplyReport(previewOnly=preview_only, templateId=template.id, templateRevision=template.revision)
     on_type = set(thing_metric_ids)
@@ -88,14 +96,14 @@ def apply_template(
         readings = apply_javascript(spec, doc, metrics, on_type, report, context)
     elif isinstance(spec, DbcSpec):
         readings = apply_dbc(spec, doc, metrics, on_type, report)
-    else:  # pragma: no cover - spec_model_for only knows the four above
+    else:  # pragma: no cover - spec_model_for only knows the five above
         raise NotSupported(f"{template.target.value} + {template.format.value} templates are not supported yet")
     return ApplyResult(readings=readings, report=report, transactions=transactions)
 
 
 def test_template(template: Template, payload: Payload, metrics: Mapping[str, MetricDefinition]) -> ApplyResult:
     """Dry run (``POST /v2/templates/{id}/test``): no Thing, so every mapped metric counts as on-type."""
-    return apply_template(template, payload, metrics, _mapped_metric_ids(_parsed_spec(template)), preview_only=True)
+    return apply_template(template, payload, metrics, _mapped_metric_ids(parsed_spec(template)), preview_only=True)
 
 
 test_template.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite the name
@@ -109,9 +117,8 @@ def _mapped_metric_ids(spec: Any) -> set[str]:
     return set()
 
 
-def _parsed_spec(template: Template) -> Any:
-    if template.target is TemplateTarget.Integrations:
-        raise NotSupported("Integrations templates are not supported yet")
+def parsed_spec(template: Template) -> Any:
+    """The template's spec as its spec model (a stored spec was validated when written)."""
     model = spec_model_for(template.target, template.format)
     if model is None:
         raise NotSupported(f"{template.target.value} + {template.format.value} templates are not supported yet")

@@ -49,6 +49,9 @@ class ApplyReport:
     transactionsWritten: int | None = None
     """Only for the ``Transactions`` target (then ``readingsWritten``/``metricValuesWritten`` are 0
     and the ``metricId`` of ``fieldsSkippedMissing``/``fieldsInvalid`` names a transaction field)."""
+    recordsSkippedByReason: dict[str, int] | None = None
+    """Only for the ``Integrations`` target: every skipped record counted by reason (a provider page
+    can hold 50,000 records, so ``recordsSkipped`` then lists only the first ones)."""
 
     def skip(self, index: int, reason: str, value: Any = None, *, with_value: bool = False) -> None:
         entry: dict[str, Any] = {"index": index, "reason": reason}
@@ -76,6 +79,8 @@ class ApplyReport:
         }
         if self.transactionsWritten is not None:
             out["transactionsWritten"] = self.transactionsWritten
+        if self.recordsSkippedByReason is not None:
+            out["recordsSkippedByReason"] = dict(self.recordsSkippedByReason)
         return out
 
 

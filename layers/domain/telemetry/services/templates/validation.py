@@ -3,7 +3,7 @@
 All problems are collected and raised together as one :class:`ValidationFailed`. Each field error
 has a rule reason; they are listed, aligned with ``errors``, in ``exc.extra["reasons"]``, and
 ``exc.reason`` is that reason when every error breaks the same rule (else ``invalid-template``).
-An ``Integrations`` template raises :class:`NotSupported` instead.
+Only ``JsonPointer`` has a handler for the ``Integrations`` target (``unsupported-format`` otherwise).
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from telemetry.errors import FieldError, NotSupported, ValidationFailed
+from telemetry.errors import FieldError, ValidationFailed
 from telemetry.models.metrics import CoercionError, DataType, MetricDefinition, coerce_value
 from telemetry.models.templates import (
     DbcSpec,
+    IntegrationsJsonPointerSpec,
     JavaScriptHandlerSpec,
     JsonPointerSpec,
+    Selector,
+    SelectorScope,
     Template,
     TemplateCreate,
     TemplateFormat,
@@ -80,8 +83,6 @@ def validate_spec(
     target: TemplateTarget, fmt: TemplateFormat, spec: dict[str, Any], metrics: Mapping[str, MetricDefinition]
 ) -> BaseModel:
     """Validate a raw spec for a target/format pair; returns the parsed spec model."""
-    if target is TemplateTarget.Integrations:
-        raise NotSupported("Integrations templates are not supported yet")
     errors = _Errors()
     model = spec_model_for(target, fmt)
     if model is None:
@@ -107,6 +108,8 @@ def validate_spec(
         _check_dbc(parsed, metrics, errors)
     elif isinstance(parsed, TransactionsJsonPointerSpec):
         _check_transactions(parsed, errors)
+    elif isinstance(parsed, IntegrationsJsonPointerSpec):
+        _check_integrations(parsed, metrics, errors)
     errors.raise_if_any()
     return parsed
 
@@ -138,6 +141,46 @@ def _check_jsonpointer(spec: JsonPointerSpec, metrics: Mapping[str, MetricDefini
         base: Path = ("spec", "mappings", i)
         _pointer((*base, "source", "pointer"), m.source.pointer, errors)
         _check_metric_mapping(base, m.metricId, m.transform, m.enumMap, m.default, metrics, seen, errors)
+
+
+def _check_integrations(
+    spec: IntegrationsJsonPointerSpec, metrics: Mapping[str, MetricDefinition], errors: _Errors
+) -> None:
+    """Each rule like a ThingData JsonPointer spec (per rule: no metric twice), plus its selectors.
+
+    The 100-mapping limit counts every rule's mappings together. Selectors are record-scoped:
+    every provider record is its own document, so ``scope: document`` is refused.
+    """
+    total = sum(len(rule.mappings) for rule in spec.rules)
+    if total > MAX_MAPPINGS:
+        errors.add(
+            ("spec", "rules"),
+            f"{total} mappings over all rules; a template can have at most {MAX_MAPPINGS}",
+            "too-many-mappings",
+        )
+    for r, rule in enumerate(spec.rules):
+        base: Path = ("spec", "rules", r)
+        if rule.match is not None:
+            _pointer((*base, "match", "pointer"), rule.match.pointer, errors)
+        _pointer((*base, "thing", "pointer"), rule.thing.pointer, errors)
+        _record_scoped((*base, "timestamp", "source"), rule.timestamp.source, errors)
+        if not rule.mappings:
+            errors.add((*base, "mappings"), "at least one mapping is required", "no-mappings")
+        seen: set[str] = set()
+        for i, m in enumerate(rule.mappings):
+            at: Path = (*base, "mappings", i)
+            _record_scoped((*at, "source"), m.source, errors)
+            _check_metric_mapping(at, m.metricId, m.transform, m.enumMap, m.default, metrics, seen, errors)
+
+
+def _record_scoped(path: Path, selector: Selector, errors: _Errors) -> None:
+    _pointer((*path, "pointer"), selector.pointer, errors)
+    if selector.scope is not SelectorScope.record:
+        errors.add(
+            (*path, "scope"),
+            "an Integrations selector reads the provider record itself; only scope 'record' applies",
+            "invalid-scope",
+        )
 
 
 def _check_javascript(spec: JavaScriptHandlerSpec, metrics: Mapping[str, MetricDefinition], errors: _Errors) -> None:
