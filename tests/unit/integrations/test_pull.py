@@ -478,3 +478,30 @@ def test_merge_reports_sums_counts_across_pages() -> None:
     assert merged["fieldsInvalid"] == [{"metricId": "m1", "reason": "out_of_range", "count": 3}]
     assert merged["fieldsSkippedMissing"] == [{"metricId": "m1", "count": 2}]
     assert merged["metricsSkippedNotOnTtd"] == ["m2"] and merged["previewOnly"] is False
+
+
+# --------------------------------------------------------------------------- the webhook use case
+
+
+def test_a_webhook_whose_step_the_queue_refuses_is_503_and_its_run_says_so(w: World) -> None:
+    import base64
+    import hashlib
+    import hmac
+
+    from telemetry.errors import Unavailable
+    from telemetry.repositories.integration_hooks import WebhookDirectory
+    from telemetry.services.integrations.webhooks import IntegrationWebhooks
+
+    stored = w.repo.get(w.org, "intg_a")
+    w.repo.replace(w.org, w.integration(provider="zubie", connection={}), stored.ver, stored.secret_arn)
+    assert stored.secret_arn is not None
+    w.secrets.put(f"integrations/{w.org}/intg_a", {"apiKey": "k", "webhookSecret": "whsec"})
+    hooks = IntegrationWebhooks(WebhookDirectory(w.c.store), w.repo, w.secrets, lambda: w.pulls)
+    body = b'{"event":"trip_end"}'
+    signature = base64.b64encode(hmac.new(b"whsec", body, hashlib.sha256).digest()).decode()
+    w.pulls.fail = True
+    with pytest.raises(Unavailable):
+        hooks.receive("intg_a", {"Zubie-Signature": signature}, body, at_ms=NOW)
+    (run,) = w.runs()
+    assert run.reason == "webhook" and run.state == "failed" and run.error is not None
+    assert run.error["type"] == "unavailable"

@@ -27,7 +27,7 @@ import orjson
 
 from telemetry.body import check_size, load_json
 from telemetry.clock import now_ms
-from telemetry.errors import MalformedRequest, Unauthenticated
+from telemetry.errors import MalformedRequest, Unauthenticated, Unavailable
 from telemetry.limits import WEBHOOK_MAX_BODY_BYTES
 from telemetry.models.integrations import IntegrationRun, RunState
 from telemetry.ports.integrations import PullQueue, PullStep, SecretStore
@@ -120,7 +120,13 @@ class IntegrationWebhooks:
         pushed = self._pushed(stored.integration.connection, provider, body)
         run = IntegrationRun(new_run_id(now), integration_id, "webhook", RunState.queued.value, queued_ms=now)
         self.integrations.put_run(org, run)
-        self._pulls().send(PullStep(org, integration_id, run_id=run.run_id, reason="webhook", pushed=pushed))
+        try:
+            self._pulls().send(PullStep(org, integration_id, run_id=run.run_id, reason="webhook", pushed=pushed))
+        except Unavailable as exc:  # 503: the provider delivers again; the run says what happened
+            run.state, run.finished_ms = RunState.failed.value, now
+            run.error = {"type": "unavailable", "message": exc.detail}
+            self.integrations.put_run(org, run)
+            raise
         return WebhookAccepted(run.run_id, len(pushed))
 
     @staticmethod
