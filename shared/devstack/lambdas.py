@@ -44,6 +44,9 @@ LOCAL_RUNTIME_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
+    # the provider fakes listen on 127.0.0.1: the local stack's connectors may reach loopback
+    # (never in AWS, where the template does not set it; docs/settings.md)
+    "INTEGRATIONS_ALLOW_LOOPBACK": "true",
 }
 
 

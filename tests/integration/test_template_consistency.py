@@ -66,7 +66,7 @@ SAMPLE_STATUS: dict[str, int] = {
         200,
     ),
     **dict.fromkeys(
-        ["amq_measurements_ingest", "ct_ingest", "dk_data_batch", "dk_data_ingest", "dk_data_query"], 401
+        ["amq_measurements_ingest", "ct_ingest", "dk_data_batch", "dk_data_ingest", "dk_data_query", "integration_webhook"], 401
     ),
     # a create that names a metric that does not exist: a validation failure of the body
     **dict.fromkeys(["thing_types_create", "tmpl_create"], 400),

@@ -20,7 +20,8 @@ Rules (docs/api.md, docs/ambiquality.md, docs/cloudthread.md, docs/dakkio.md, do
   metric, a transaction type): another organization asking the same name reads its own, empty
   data; a filtered key gets 404 (the data belongs to no place or thing it may see).
 * ``CREDENTIAL`` - ``Auth: NONE`` ingest routes whose credential is itself the resource (sensor
-  key, data stream token): the owner's credential succeeds, any platform key is refused 401.
+  key, data stream token, an integration's webhook signature): the owner's credential succeeds,
+  any platform key is refused 401.
 * ``PUBLIC`` - the parameter catalog: no tenant data at all.
 
 A route in template.yaml without an entry here fails the suite.
@@ -28,17 +29,22 @@ A route in template.yaml without an entry here fails the suite.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.integration.conftest import Answer, Platform, drain
 from tests.support import integrations_template
 
+WEBHOOK_SECRET = "tm-webhook-secret"
 T0 = "2024-06-21T08:00:00Z"
 T0_MS = 1718956800000
 ADDRESSED, LIST, CREATE, SHARED, CREDENTIAL, PUBLIC = "addressed", "list", "create", "shared", "credential", "public"
@@ -211,6 +217,14 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("DELETE", "/v2/integrations/{integrationId}"): Case(ADDRESSED, 204, ids={"integrationId": "spareIntegrationId"}),
     ("POST", "/v2/integrations/{integrationId}/runs"): Case(ADDRESSED, 202),
     ("GET", "/v2/integrations/{integrationId}/runs"): Case(ADDRESSED, 200),
+    # signed by the provider (no API key): the owner's integration's signature is the credential
+    ("POST", "/v2/integrations/{integrationId}/webhook"): Case(
+        CREDENTIAL,
+        202,
+        body=lambda w: {"event": "trip_end", "trip_key": uuid.uuid4().hex},
+        auth="webhook",
+        ids={"integrationId": "webhookIntegrationId"},
+    ),
     # ------------------------------------------------------------ API keys (an unlimited key's reach is its org)
     ("POST", "/v2/api-keys"): Case(CREATE, 201, body=lambda w: {"name": "k2", "scopes": ["metrics:read"]}),
     ("GET", "/v2/api-keys"): Case(LIST, 200, listed="keyId"),
@@ -296,6 +310,13 @@ class World:
         }
         ids["integrationId"] = ok("POST", "/v2/integrations", ids["integrationBody"])["id"]
         ids["spareIntegrationId"] = ok("POST", "/v2/integrations", ids["integrationBody"])["id"]
+        zubie = {
+            **ids["integrationBody"],
+            "provider": "zubie",
+            "connection": {},
+            "credentials": {"apiKey": "tm-not-real", "webhookSecret": WEBHOOK_SECRET},
+        }
+        ids["webhookIntegrationId"] = ok("POST", "/v2/integrations", zubie)["id"]
         # API keys (unlimited: outside every filtered key's reach)
         ids["keyId"] = ok("POST", "/v2/api-keys", {"name": "k", "scopes": ["metrics:read"]})["id"]
         ids["spareKeyId"] = ok("POST", "/v2/api-keys", {"name": "spare", "scopes": ["metrics:read"]})["id"]
@@ -313,6 +334,10 @@ class World:
         path = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), template)
         body = case.body(self.ids) if case.body else None
         query = case.query(self.ids) if case.query else None
+        if case.auth == "webhook":  # the provider signs; a platform key carries no signature
+            raw = orjson.dumps(body)
+            signed = base64.b64encode(hmac.new(WEBHOOK_SECRET.encode(), raw, hashlib.sha256).digest()).decode()
+            return self.p.call(method, path, raw, key=key, headers={} if key else {"Zubie-Signature": signed})
         if case.auth == "dakkio":
             return self.p.call(method, path, body, headers={"X-API-Key": key} if key else {}, query=query)
         if case.auth == "sensor" and key is None:
@@ -405,7 +430,7 @@ def test_a_filtered_key_outside_its_filter(world: World, method: str, template: 
 @pytest.mark.parametrize(("method", "template"), ROUTES)
 def test_the_owner_succeeds(world: World, method: str, template: str) -> None:
     case = MATRIX[(method, template)]
-    key = None if case.auth in ("sensor", "token", "none") else world.owner
+    key = None if case.auth in ("sensor", "token", "none", "webhook") else world.owner
     answer = world.ask(method, template, key)
     assert answer.status == case.ok, answer
     if case.kind in (LIST, SHARED_LIST):

@@ -31,3 +31,7 @@ MAX_BULK_THINGS = 100
 
 #: readings may be dated at most this far ahead of the server clock, on every ingest path
 MAX_FUTURE_MS = 24 * 3600 * 1000
+
+#: webhook bodies (``POST /v2/integrations/{id}/webhook``): records pushed whole travel on as ONE
+#: pull-queue message, whose SQS limit is 256 KiB; the rest of that is the step's own envelope
+WEBHOOK_MAX_BODY_BYTES = 192 * 1024

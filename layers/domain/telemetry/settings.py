@@ -67,6 +67,18 @@ class Settings:
     #: the EventBridge Scheduler group of the integrations' schedules, and the role it assumes
     scheduler_group: str = ""
     scheduler_role_arn: str = ""
+    # --- integration pulls and webhooks (intg-pull): docs/settings.md, docs/integrations.md
+    #: the step lease: a little over the pull function's timeout (a crashed step's lease frees itself)
+    pull_lease_seconds: float = 90.0
+    #: where an integration's first pull (no cursor yet) starts: now minus this
+    pull_first_run_lookback_hours: float = 24.0
+    #: connectors may reach loopback addresses (the local stack's provider fakes); never in AWS
+    integrations_allow_loopback: bool = False
+    #: every provider call: timeout and the largest response read
+    provider_timeout_seconds: float = 30.0
+    provider_max_response_bytes: int = 48 * 1024 * 1024
+    #: a signed webhook delivery seen again within this window is a replay (401)
+    webhook_replay_window_seconds: int = 24 * 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +104,14 @@ class Settings:
             pull_queue_arn=_text(env, "PULL_QUEUE_ARN"),
             scheduler_group=_text(env, "SCHEDULER_GROUP"),
             scheduler_role_arn=_text(env, "SCHEDULER_ROLE_ARN"),
+            pull_lease_seconds=_number(env, "INTEGRATION_PULL_LEASE_SECONDS", 90.0, minimum=1),
+            pull_first_run_lookback_hours=_number(env, "INTEGRATION_FIRST_RUN_LOOKBACK_HOURS", 24.0),
+            integrations_allow_loopback=_flag(env, "INTEGRATIONS_ALLOW_LOOPBACK", False),
+            provider_timeout_seconds=_number(env, "PROVIDER_TIMEOUT_SECONDS", 30.0, minimum=0.1),
+            provider_max_response_bytes=int(
+                _number(env, "PROVIDER_MAX_RESPONSE_BYTES", 48 * 1024 * 1024, minimum=1024)
+            ),
+            webhook_replay_window_seconds=int(_number(env, "WEBHOOK_REPLAY_WINDOW_SECONDS", 86400, minimum=60)),
         )
 
     def required(self, field: str, variable: str) -> str:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # services are imported where they are built: a function load
     from telemetry.services.auth import KeyService
     from telemetry.services.ingest import FrameIngest
     from telemetry.services.integrations.catalog import IntegrationCatalog
+    from telemetry.services.integrations.pull import IntegrationPull
+    from telemetry.services.integrations.webhooks import IntegrationWebhooks
     from telemetry.services.metrics import MetricService
     from telemetry.services.places import PlaceService
     from telemetry.services.queries import ThingQueries
@@ -155,6 +157,21 @@ class Container:
             lambda: ports.scheduler,
             lambda: ports.pull_queue,
         )
+
+    # ------------------------------------------------------------ integration pulls and webhooks (intg-pull)
+    @cached_property
+    def integration_pull(self) -> IntegrationPull:
+        """The pull step (the pull function, one step per pull-queue message)."""
+        from telemetry.bootstrap.integrations import build_integration_pull
+
+        return build_integration_pull(self)
+
+    @cached_property
+    def integration_webhooks(self) -> IntegrationWebhooks:
+        """``POST /v2/integrations/{id}/webhook`` (signed by the provider, no API key)."""
+        from telemetry.bootstrap.integrations import build_integration_webhooks
+
+        return build_integration_webhooks(self)
 
     # ------------------------------------------------------------ dialects (one graph each)
     @cached_property

@@ -30,6 +30,7 @@ from telemetry.errors import Conflict, NotFound
 from telemetry.models.integrations import Integration, IntegrationRun, IntegrationState
 from telemetry.ports.definitions import Expect, Item, ItemStore
 from telemetry.repositories.definitions import org_pk
+from telemetry.repositories.integration_hooks import WebhookDirectory, hook_item
 
 SK_PREFIX = "INTG#"
 STATE_PREFIX = "INTGSTATE#"
@@ -86,7 +87,9 @@ class IntegrationRepository:
                     _doc(integration, secret_arn),
                     expect=Expect.NEW,
                     label=f"integration {integration.id}",
-                )
+                ),
+                # the webhook directory entry, in the same transaction (intg-pull)
+                hook_item(org_id, integration.id),
             ]
         )
 
@@ -134,6 +137,7 @@ class IntegrationRepository:
         self.store.delete(pk, _lease_sk(integration_id))
         self.store.delete(pk, _state_sk(integration_id))
         self.store.delete(pk, _sk(integration_id))
+        WebhookDirectory(self.store).forget(integration_id)
 
     # ------------------------------------------------------------ state and lease
     def state(self, org_id: str, integration_id: str) -> IntegrationState:

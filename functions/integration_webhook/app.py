@@ -1,0 +1,25 @@
+"""POST /v2/integrations/{integrationId}/webhook: a provider's push, signed by the provider.
+
+No API key (``Auth: Authorizer: NONE``): the signature, checked with the integration's own
+``webhookSecret``, is the authentication. 202 once the pull step is queued; every refusal is a
+problem+json (401 for any signature or identity problem, 413 over the size limit).
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from telemetry.bootstrap import container
+from telemetry.http.app import build_app, entrypoint, json_response, raw_body
+from telemetry.limits import WEBHOOK_MAX_BODY_BYTES
+
+app = build_app()
+
+
+@app.post("/v2/integrations/<integrationId>/webhook")
+def receive_webhook(integrationId: str) -> Response[str]:
+    headers = dict(app.current_event.headers or {})
+    accepted = container().integration_webhooks.receive(integrationId, headers, raw_body(app))
+    return json_response(202, accepted.as_dict())
+
+
+lambda_handler = entrypoint(app, max_body_bytes=WEBHOOK_MAX_BODY_BYTES)

@@ -1,0 +1,95 @@
+"""The whole pull path with nothing stood in: an integration created through the API against the
+local Geotab fake, a manual run, the real Geotab connector and template mapping in the pull
+function, the readings through the readings queue and the writer onto latest-event."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from devstack.fakes import RunningFakes, start_fakes
+
+from tests.integration.conftest import REPO, Platform, drain
+
+EXAMPLES = REPO / "docs" / "examples" / "integrations"
+
+
+@pytest.fixture
+def fakes(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningFakes]:
+    """The provider fakes on loopback, and a composition root that may reach them."""
+    from telemetry.bootstrap import container
+
+    monkeypatch.setenv("INTEGRATIONS_ALLOW_LOOPBACK", "true")
+    container.cache_clear()
+    with start_fakes() as running:
+        yield running
+    monkeypatch.delenv("INTEGRATIONS_ALLOW_LOOPBACK")
+    container.cache_clear()
+
+
+def drain_all(p: Platform) -> None:
+    while drain(p) > 0:
+        pass
+
+
+def test_a_manual_run_against_the_geotab_fake_lands_on_latest_event(platform: Platform, fakes: RunningFakes) -> None:
+    key = platform.key(f"geotab-{uuid.uuid4().hex[:8]}")
+
+    def ok(method: str, path: str, body: Any = None, status: int = 201) -> Any:
+        answer = platform.call(method, path, body, key=key)
+        assert answer.status == status, (method, path, answer)
+        return answer.body
+
+    # Given the example metrics and the example StatusData template, with this org's metric ids
+    examples = json.loads((EXAMPLES / "metrics.json").read_text())
+    ids = {name: ok("POST", "/v2/definitions/metrics", body)["id"] for name, body in examples.items()}
+    spec_text = (EXAMPLES / "geotab-statusdata.template.json").read_text()
+    for placeholder, real in ids.items():
+        spec_text = spec_text.replace(f'"{placeholder}"', f'"{real}"')
+    template = ok("POST", "/v2/templates", json.loads(spec_text))["id"]
+    soc, odo = ids["mdef_state_of_charge"], ids["mdef_odometer_km"]
+    type_id = ok("POST", "/v2/definitions/thing-types", {"displayName": "Truck", "metricIds": [soc, odo]})["id"]
+    site = ok("POST", "/v2/sites", {"name": "Depot"})["id"]
+    thing = ok("POST", f"/v2/sites/{site}/things", {"thingName": "Truck 1", "thingTypeId": type_id})["id"]
+    # and an integration of Geotab device b1 onto the thing, 50 records a page
+    integration = ok(
+        "POST",
+        "/v2/integrations",
+        {
+            "name": "fleet",
+            "provider": "geotab",
+            "connection": {
+                "server": fakes.urls["geotab"],
+                "database": "demo",
+                "feeds": ["StatusData"],
+                "resultsLimit": 50,
+            },
+            "credentials": {"userName": "ops@example.com", "password": "s3cret"},
+            "resources": [{"externalId": "b1", "thingId": thing}],
+            "templateId": template,
+        },
+    )["id"]
+    # When a run is started and the queues drain (pull steps, then the writer)
+    run_id = ok("POST", f"/v2/integrations/{integration}/runs", status=202)["runId"]
+    drain_all(platform)
+    # Then the run paged through the whole feed and wrote b1's readings (b2 and b3 are not mapped)
+    runs = ok("GET", f"/v2/integrations/{integration}/runs", status=200)["items"]
+    (run,) = [r for r in runs if r["runId"] == run_id]
+    assert run["state"] == "succeeded", run
+    assert run["pages"] > 1 and run["report"]["readingsWritten"] > 0, run
+    assert {s["reason"] for s in run["report"]["recordsSkipped"]} <= {"unmapped_thing"}, run["report"]
+    # and the thing's latest event has both metrics of the fake's last b1 report
+    b1 = [r for r in fakes.geotab.feeds["StatusData"] if r["device"]["id"] == "b1"]
+    last_soc = [r for r in b1 if r["diagnostic"]["id"] == "DiagnosticStateOfChargeId"][-1]
+    last_odo = [r for r in b1 if r["diagnostic"]["id"] == "DiagnosticOdometerId"][-1]
+    latest = ok("GET", f"/v2/things/{thing}/latest-event", status=200)
+    assert latest["metrics"]["state_of_charge"] == last_soc["data"], latest
+    assert latest["metrics"]["odometer_km"] == pytest.approx(last_odo["data"] * 0.001), latest
+    # and the status shows the Geotab cursor and totals, and no secret
+    status = ok("GET", f"/v2/integrations/{integration}", status=200)["status"]
+    assert status["health"] == "ok" and "StatusData" in status["cursor"]["feeds"], status
+    assert status["totals"]["records"] == len(fakes.geotab.feeds["StatusData"]), status
+    assert "s3cret" not in json.dumps(status)
