@@ -9,7 +9,7 @@ PORT ?= 3000
 ORG ?= default
 SCOPES ?=
 
-.PHONY: help install run key test unit integration e2e contract lint format cfn-lint bench load fuzz openapi clean build build-native build-test build-python rehearse
+.PHONY: help install run key test unit integration e2e contract lint format cfn-lint bench load fuzz openapi clean build build-native build-test build-python rehearse pull
 
 # `make build`: `sam build` for Lambda's python3.12 on arm64, on any x86_64 or arm64 machine, without Docker.
 # SAM needs a python3.12: BUILD_PYTHON if given, else python3.12 on PATH, else the newest 3.12 under pyenv.
@@ -28,6 +28,7 @@ help:
 	@echo "make run        start the local stack on http://127.0.0.1:$(PORT) (PORT= overrides)"
 	@echo "make test       install what is needed, lint, and run the whole suite"
 	@echo "make key ORG=<name> [SCOPES=a,b] [PLACES=id,..] [THINGS=id,..]   issue an API key on the stack of PORT (STACK=<name>: the deployed one)"
+	@echo "make pull INTEGRATION=intg_...   run one pull step of an integration now, on the stack of PORT"
 	@echo "make bench      print performance figures next to their targets"
 	@echo "make lint       ruff, mypy, cfn-lint, import-linter (layers), vulture (dead code), deptry (dependencies)"
 	@echo "make openapi    regenerate shared/openapi.json from the handlers"
@@ -42,6 +43,10 @@ install: $(STAMP)
 
 run: $(STAMP)
 	PORT=$(PORT) $(BIN)/telemetry-dev run --port $(PORT)
+
+pull: $(STAMP)
+	@test -n "$(INTEGRATION)" || { echo "usage: make pull INTEGRATION=intg_... [PORT=3000]" >&2; exit 2; }
+	$(BIN)/telemetry-dev pull "$(INTEGRATION)" --port $(PORT)
 
 key: $(STAMP)
 	$(BIN)/telemetry-dev key $(if $(STACK),--stack-name "$(STACK)",--port $(PORT)) --org "$(ORG)" $(if $(SCOPES),--scopes "$(SCOPES)",) \

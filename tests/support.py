@@ -9,13 +9,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from devstack.stack import LocalStack
+from devstack.stack import LocalStack, default_state_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def running_stack(env: dict[str, str] | None = None, stack_name: str = "e2e") -> Iterator[LocalStack]:
+def running_stack(
+    env: dict[str, str] | None = None,
+    stack_name: str = "e2e",
+    *,
+    schedules: bool = False,
+    speedup: float = 1.0,
+    state_file: bool = False,
+) -> Iterator[LocalStack]:
     """The whole platform as `make run` starts it, on a free port.
 
     moto runs in a child process, so a stack never collides with the in-process ``mock_aws`` of
@@ -24,7 +31,16 @@ def running_stack(env: dict[str, str] | None = None, stack_name: str = "e2e") ->
     """
     from telemetry.bootstrap import container
 
-    stack = LocalStack(REPO / "template.yaml", port=0, moto_mode="process", schedules=False, stack_name=stack_name)
+    stack = LocalStack(
+        REPO / "template.yaml",
+        port=0,
+        moto_mode="process",
+        schedules=schedules,
+        speedup=speedup,
+        stack_name=stack_name,
+        # a state file lets `telemetry-dev key/pull --port` find this stack, as they find `make run`'s
+        state_dir=default_state_dir(REPO / "template.yaml") if state_file else None,
+    )
     with stack:
         os.environ.update(env or {})  # restored by the stack on exit
         container.cache_clear()  # again: ``env`` may change what the container is built from

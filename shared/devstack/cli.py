@@ -207,6 +207,41 @@ def cmd_key(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- pull
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    """Run one pull step of an integration now, in this process, against the running local stack.
+
+    The step is the pull Lambda's own (lease, back-off, cursor, the readings queue); when more data
+    waits, the next step goes on the stack's pull queue and the stack's pull function takes it.
+    """
+    template_path = Path(args.template).resolve() if args.template else find_template()
+    try:
+        state = find_running_stack(template_path, args.port)
+    except StackNotFoundError as exc:
+        print(f"{exc}; start one with `make run PORT=<port>`.", file=sys.stderr)
+        return 2
+    os.environ.update(runtime_environment(state["endpoint_url"]))
+    os.environ.update(state.get("environment") or {})
+    import time
+
+    from telemetry.bootstrap import container
+    from telemetry.ports.integrations import PullStep
+
+    container.cache_clear()
+    root = container()
+    org_id = root.integration_webhooks.directory.org_of(args.integration)
+    if org_id is None:
+        print(f"No integration {args.integration} on the stack at {state['gateway_url']}.", file=sys.stderr)
+        return 1
+    outcome = root.integration_pull.step(PullStep(org_id, args.integration, reason="manual"), int(time.time() * 1000))
+    print(f"{args.integration}: {outcome.state} ({outcome.reason}), run {outcome.run_id or '-'}")
+    if outcome.state == "running":
+        print("More data waits: the next step is on the pull queue; the stack's pull function takes it.")
+    return 0 if outcome.state in ("succeeded", "running", "skipped") else 1
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -253,6 +288,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--stack-name", default=None, help="deployed stack (default: samconfig.toml); forces the deployed stack"
     )
     key.set_defaults(func=cmd_key)
+
+    pull = sub.add_parser("pull", help="run one pull step of an integration now (local stack)")
+    pull.add_argument("integration", help="the integration id (intg_...)")
+    pull.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="the local stack on this gateway port (default: $PORT, else the only one running)",
+    )
+    pull.set_defaults(func=cmd_pull)
 
     openapi = sub.add_parser("openapi", help="write the OpenAPI document generated from the handlers")
     openapi.add_argument("--out", default="shared/openapi.json", help="output file (default: shared/openapi.json)")
