@@ -26,7 +26,10 @@ EXAMPLES = REPO / "docs" / "examples" / "integrations"
 @pytest.fixture(scope="module")
 def world() -> Iterator[tuple[LocalStack, RunningFakes]]:
     # speedup 60: the integration's rate(1 minute) schedule fires every second
-    with start_fakes() as fakes, running_stack(stack_name="e2e-intg", schedules=True, speedup=60, state_file=True) as stack:
+    with (
+        start_fakes() as fakes,
+        running_stack(stack_name="e2e-intg", schedules=True, speedup=60, state_file=True) as stack,
+    ):
         yield stack, fakes
 
 
@@ -49,9 +52,7 @@ def test_a_scheduled_integration_brings_geotab_readings_onto_latest_event(
         spec_text = spec_text.replace(f'"{placeholder}"', f'"{real}"')
     template = ok("POST", "/v2/templates", json.loads(spec_text))["id"]
     soc = ids["mdef_state_of_charge"]
-    type_id = ok("POST", "/v2/definitions/thing-types", {"displayName": "Truck", "metricIds": list(ids.values())})[
-        "id"
-    ]
+    type_id = ok("POST", "/v2/definitions/thing-types", {"displayName": "Truck", "metricIds": list(ids.values())})["id"]
     site = ok("POST", "/v2/sites", {"name": "Depot"})["id"]
     thing = ok("POST", f"/v2/sites/{site}/things", {"thingName": "Truck 1", "thingTypeId": type_id})["id"]
     # When an integration of Geotab device b1 is created with a one-minute schedule, and left alone
@@ -89,4 +90,6 @@ def test_a_scheduled_integration_brings_geotab_readings_onto_latest_event(
     assert "s3cret" not in json.dumps(status)
 
     # And `telemetry-dev pull` runs one more step by hand, from the stored cursor
-    assert main(["--template", str(REPO / "template.yaml"), "pull", integration, "--port", str(stack.gateway.port)]) == 0
+    assert (
+        main(["--template", str(REPO / "template.yaml"), "pull", integration, "--port", str(stack.gateway.port)]) == 0
+    )
