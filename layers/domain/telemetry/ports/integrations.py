@@ -28,7 +28,7 @@ class ProviderRecord:
 
     ``record_type`` is what an Integrations template selects on: Geotab's feed ``typeName``
     (``StatusData``, ``LogRecord``, ...), Zubie's ``TripPoint`` / ``Trip``, UtilityAPI's
-    ``Interval`` (one per interval *reading*, the meter uid copied in), ``http``'s configured name.
+    ``IntervalReading`` (one per interval reading, the meter uid copied in), ``http``'s configured name.
     """
 
     record_type: str
