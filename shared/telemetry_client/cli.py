@@ -53,11 +53,19 @@ def _client(args: argparse.Namespace) -> Client:
 
 
 def _load_json(source: str) -> Any:
-    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}") from None
     try:
         return json.loads(text)
     except ValueError as exc:
         raise UsageError(f"{'stdin' if source == '-' else source} is not JSON: {exc}") from None
+
+
+def _out() -> Console:
+    """stdout; piped or captured, wide enough that ids are never wrapped."""
+    return Console() if sys.stdout.isatty() else Console(width=250)
 
 
 # --- commands ---
@@ -208,6 +216,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
             show(latest)
         if last is None:
             last = -1
+        err.print(f"tailing {args.thing} (after {last}); Ctrl-C to stop")
         try:
             while not (args.count and printed >= args.count):
                 if deadline and time.monotonic() > deadline:
@@ -252,7 +261,7 @@ def cmd_things(args: argparse.Namespace) -> int:
             str(row.get("thingTypeId") or ""),
             str(row["place"]),
         )
-    Console().print(table)
+    _out().print(table)
     return 0
 
 
@@ -277,7 +286,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
             str(t.get("revision", "")),
             t.get("status", ""),
         )
-    Console().print(table)
+    _out().print(table)
     return 0
 
 
@@ -311,7 +320,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
             str(k.get("expiresAt") or "-"),
             str(k.get("revoked", False)),
         )
-    Console().print(table)
+    _out().print(table)
     return 0
 
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from telemetry_client import (
     AsyncClient,
     BadRequest,
@@ -19,6 +18,7 @@ from telemetry_client import (
     Unauthorized,
 )
 from telemetry_client import limits as client_limits
+
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
@@ -76,9 +76,7 @@ def test_definitions_places_and_things_round_trip(api: Client, setup: dict[str, 
     assert [t["id"] for t in api.list_site_things(setup["site"]["id"])] == [setup["thing"]]
 
 
-def test_bulk_registration_is_split_into_parts_of_100(
-    api: Client, setup: dict[str, Any], transport: Counting
-) -> None:
+def test_bulk_registration_is_split_into_parts_of_100(api: Client, setup: dict[str, Any], transport: Counting) -> None:
     before = len(transport.sent)
     answer = api.create_things_bulk(setup["site"]["id"], [{"thingName": f"bulk-{i}"} for i in range(130)])
     bulk_posts = [s for s in transport.sent[before:] if s[1].endswith("/things/bulk")]
@@ -99,9 +97,7 @@ def test_frames_history_latest_and_aggregates(api: Client, setup: dict[str, Any]
     assert [b["metrics"][soc] for b in agg["buckets"]] == [54.0, 59.0, 61.0]
 
 
-def test_an_oversize_send_is_split_before_it_is_sent(
-    api: Client, setup: dict[str, Any], transport: Counting
-) -> None:
+def test_an_oversize_send_is_split_before_it_is_sent(api: Client, setup: dict[str, Any], transport: Counting) -> None:
     soc = setup["soc"]["name"]
     count = client_limits.MAX_FRAMES + 2_500
     start = T0 + 10**9
@@ -119,7 +115,6 @@ def test_an_oversize_send_is_split_before_it_is_sent(
     def boundary() -> list[Any]:
         got = list(api.history(setup["thing"], start=cut[0], end=cut[1] + 1))
         return [f["timestamp"] for f in got] == cut and got
-
 
     assert eventually(boundary, timeout=90)
     assert eventually(lambda: api.latest_event(setup["thing"])["timestamp"] == start + count - 1, timeout=60)
@@ -208,7 +203,8 @@ def test_dakkio_dialect(api: Client) -> None:
     source = api.create_data_source(bucket["id"], {"name": "esp32", "schema": {"temperature": {"type": "number"}}})
     assert [s["id"] for s in api.list_data_sources(bucket["id"])] == [source["id"]]
     one = api.dakkio_ingest(
-        bucket["id"], {"dataSourceId": source["id"], "timestamp": "2024-01-15T10:30:00Z", "values": {"temperature": 22.5}}
+        bucket["id"],
+        {"dataSourceId": source["id"], "timestamp": "2024-01-15T10:30:00Z", "values": {"temperature": 22.5}},
     )
     assert one["message"] == "Data point ingested successfully"
     points = [
@@ -233,7 +229,12 @@ def test_cloudthread_dialect(api: Client) -> None:
     assert stream["token"].startswith("ctds_") and stream["id"] in {s["id"] for s in api.list_data_streams()}
     name = f"users{time.monotonic_ns()}"
     items = [
-        {"timestamp": f"2022-10-{1 + d:02d} {h:02d}:00:00", "metric_name": name, "metric_value": h, "custom_dimensions": {"p": "web"}}
+        {
+            "timestamp": f"2022-10-{1 + d:02d} {h:02d}:00:00",
+            "metric_name": name,
+            "metric_value": h,
+            "custom_dimensions": {"p": "web"},
+        }
         for d in range(10)
         for h in range(24)
     ]
@@ -242,9 +243,11 @@ def test_cloudthread_dialect(api: Client) -> None:
     listed = eventually(lambda: [m for m in api.list_stream_metrics()["items"] if m["metricName"] == name])
     assert listed and listed[0]["metricAggFunc"] == "Sum"
     daily = eventually(
-        lambda: (q := api.query_stream_metric(name, granularity="daily", start="2022-10-01", end="2022-10-11"))
-        and [p["value"] for g in q["groups"] for p in g["points"]] == [sum(range(24))] * 10
-        and q,
+        lambda: (
+            (q := api.query_stream_metric(name, granularity="daily", start="2022-10-01", end="2022-10-11"))
+            and [p["value"] for g in q["groups"] for p in g["points"]] == [sum(range(24))] * 10
+            and q
+        ),
         timeout=30,
     )
     assert daily and daily["metric_agg_func"] == "Sum"
@@ -258,7 +261,9 @@ def test_ambiquality_dialect(api: Client) -> None:
     assert api.get_building(building["id"])["name"] == "HQ"
     assert building["id"] in {b["id"] for b in api.list_buildings()}
     room = api.create_room(building["id"], {"name": "R1"})
-    assert api.get_room(room["id"])["name"] == "R1" and [r["id"] for r in api.list_rooms(building["id"])] == [room["id"]]
+    assert api.get_room(room["id"])["name"] == "R1" and [r["id"] for r in api.list_rooms(building["id"])] == [
+        room["id"]
+    ]
     sensor = api.create_sensor(room["id"], {"name": "s1", "parameters": ["co2", "temperature"]})
     sensor_id = sensor.get("sensorId") or sensor["id"]
     assert api.get_sensor(sensor_id)["name"] == "s1" and len(list(api.list_sensors(room["id"]))) == 1
@@ -266,7 +271,12 @@ def test_ambiquality_dialect(api: Client) -> None:
     key = api.rotate_sensor_key(sensor_id)["secretKey"]
     assert {p["code"] for p in api.list_parameters()["items"]} >= {"co2", "temperature"}
     accepted = api.send_measurements(
-        key, sensor_id, [{"parameterCode": "co2", "value": 812, "unit": "ppm"}, {"parameterCode": "temperature", "value": 21.4, "unit": "°C"}]
+        key,
+        sensor_id,
+        [
+            {"parameterCode": "co2", "value": 812, "unit": "ppm"},
+            {"parameterCode": "temperature", "value": 21.4, "unit": "°C"},
+        ],
     )
     assert "receivedAt" in accepted
     with pytest.raises(BadRequest.__mro__[1]) as refused:  # 422 (Unprocessable)
