@@ -7,8 +7,6 @@ pydantic models instead. Answers are plain JSON (``dict``): the document gives n
 schemas, and ``docs/api.md`` describes their fields.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal, NotRequired, Required, TypedDict
 
 Json = dict[str, Any]
