@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-
 from telemetry_client import AsyncClient, BadRequest, Client, NotFound, RateLimited, RetryPolicy, ServiceUnavailable
 
 PROBLEM = {"type": "urn:telemetry:problem:service-unavailable", "title": "Service unavailable", "status": 503}

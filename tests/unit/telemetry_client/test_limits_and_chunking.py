@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from telemetry_client import TooLargeToSplit
 from telemetry_client import limits as ours
 from telemetry_client.backfill import chunks

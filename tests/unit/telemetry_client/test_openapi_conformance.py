@@ -14,6 +14,7 @@ from typing import Any, get_args, get_origin
 import telemetry_client.models as models
 from telemetry_client import AsyncClient, Client
 from telemetry_client.routes import ROUTES, Route
+
 from tests.support import REPO
 
 OPENAPI = json.loads((REPO / "shared" / "openapi.json").read_text())
