@@ -27,7 +27,7 @@ class Route:
     query: tuple[str, ...] = ()
     auth: Auth = "api-key"
     items: str | None = None
-    """For a paginated list: the key of the page's items."""
+    """For a listing paged by ``continuationToken``: the key of the page's items."""
 
     @property
     def path_params(self) -> tuple[str, ...]:
@@ -123,8 +123,7 @@ ROUTES: dict[str, Route] = {
             "GET",
             "/api/data",
             query=("bucketId", "dataSourceId", "startTime", "endTime", "limit", "order"),
-            items="dataPoints",
-        ),
+        ),  # pages by time (hasMore), not by token: see iter_dakkio_points
         # cloudthread: operator side, then the dialect (the token in the body)
         Route("create_data_stream", "POST", "/v2/data-streams", m.DataStreamCreate),
         Route("list_data_streams", "GET", "/v2/data-streams", query=PAGE, items="items"),
