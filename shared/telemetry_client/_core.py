@@ -59,9 +59,18 @@ NO_RETRY = RetryPolicy(attempts=1)
 RETRYABLE_TRANSPORT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
-def query_value(value: Any) -> str:
+class _Repeated(tuple[str, ...]):
+    """A query parameter sent once per value (``a=1&a=2``), not comma-joined."""
+
+    def __new__(cls, values: Sequence[str]) -> _Repeated:
+        return super().__new__(cls, (str(v) for v in values))
+
+
+def query_value(value: Any) -> str | list[str]:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, _Repeated):
+        return list(value)
     if isinstance(value, list | tuple):
         return ",".join(str(v) for v in value)
     return str(value)
@@ -344,8 +353,19 @@ class BaseClient(Generic[R, P]):
         start: str | int | None = None,
         end: str | int | None = None,
         group_by: Sequence[str] | None = None,
+        filters: Mapping[str, Sequence[str]] | None = None,
     ) -> R:
-        query = {"agg": agg, "granularity": granularity, "start": start, "end": end, "groupBy": group_by}
+        """``filters``: dimension -> accepted values, sent as ``filter[<dim>]=<value>`` (repeated
+        for OR; several dimensions AND)."""
+        query: dict[str, Any] = {
+            "agg": agg,
+            "granularity": granularity,
+            "start": start,
+            "end": end,
+            "groupBy": group_by,
+        }
+        for dim, values in (filters or {}).items():
+            query[f"filter[{dim}]"] = _Repeated(values)
         return self._call("query_stream_metric", {"metricName": metric_name}, query)
 
     # --- ambiquality: buildings, rooms, sensors, measurements ---

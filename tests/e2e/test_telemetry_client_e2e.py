@@ -251,6 +251,10 @@ def test_cloudthread_dialect(api: Client) -> None:
         timeout=30,
     )
     assert daily and daily["metric_agg_func"] == "Sum"
+    none = api.query_stream_metric(
+        name, granularity="daily", start="2022-10-01", end="2022-10-11", filters={"p": ["app"]}
+    )
+    assert none["seriesMatched"] == 0 and none["filter"] == {"p": ["app"]}
     with pytest.raises(Unauthorized):
         api.cloudthread_ingest("ctds_" + "x" * 43, "Sum", items[:1])
     assert api.revoke_data_stream(stream["id"]) == {}

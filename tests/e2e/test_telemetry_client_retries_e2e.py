@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from telemetry_client import Client, RateLimited
 
 pytestmark = pytest.mark.e2e
