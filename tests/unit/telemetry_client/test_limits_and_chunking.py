@@ -92,3 +92,19 @@ def test_wide_and_long_csv_rows_and_a_deterministic_cut(tmp_path: Path) -> None:
         (c.id, [r for r, _ in c.rows], [x["row"] for x in c.local_rejects])
         for c in chunks(read_rows(wide), chunk_size=1)
     ]
+
+
+def test_the_client_uses_only_the_public_api() -> None:
+    """It must work the same against a deployed stack: nothing of the server's code or the local
+    stack's is imported (the limits are mirrored, and held equal above)."""
+    import ast
+
+    from tests.support import REPO
+
+    for path in (REPO / "shared" / "telemetry_client").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.append(node.module)
+            for name in names:
+                assert name.split(".")[0] not in ("telemetry", "devstack", "boto3", "moto"), (path.name, name)
