@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -266,8 +268,16 @@ def run(
     checkpoint.open(fresh=not resumed)
     rejects = rejects_path.open("a" if resumed else "w", encoding="utf-8")
     in_flight: dict[Future[tuple[Ack, list[dict[str, Any]]]], Chunk] = {}
+    stop = threading.Event()
 
-    def settle(done: set[Future[tuple[Ack, list[dict[str, Any]]]]]) -> None:
+    def on_sigint(signum: int, frame: Any) -> None:
+        """The first Ctrl-C stops sending new chunks (what is in flight is still acknowledged);
+        the second abandons the chunks in flight."""
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    def settle(done: set[Future[tuple[Ack, list[dict[str, Any]]]]], notify: bool = True) -> None:
         for future in done:
             in_flight.pop(future)
             ack, refused = future.result()  # raises a fatal ApiError
@@ -275,11 +285,19 @@ def run(
                 rejects.write(json.dumps(line, ensure_ascii=False) + "\n")
             rejects.flush()
             checkpoint.ack(ack)
-            _count(summary, ack)
             summary.chunksSent += 1
-            if on_ack:
-                on_ack(ack, summary)
+            if on_ack and notify:
+                try:
+                    on_ack(ack, _totals(summary, checkpoint))
+                except KeyboardInterrupt:  # a hook's stop: like Ctrl-C, once this chunk is recorded
+                    stop.set()
 
+    def settle_some() -> None:
+        done, _ = wait(in_flight, timeout=0.25, return_when=FIRST_COMPLETED)
+        settle(done)
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
     pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency), thread_name_prefix="backfill")
     total = 0
     try:
@@ -287,41 +305,47 @@ def run(
             options.path, fmt=options.fmt, layout=options.layout, timestamp_column=options.timestamp_column
         )
         for chunk in chunks(rows, chunk_size=options.chunk_size):
+            if stop.is_set():
+                break
             total += 1
             if chunk.id in checkpoint.acked:
                 continue
             while len(in_flight) >= max(1, options.concurrency):
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                settle(done)
+                settle_some()
+            if stop.is_set():
+                break
             in_flight[pool.submit(send_chunk, client, options.thing, chunk)] = chunk
-        while in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            settle(done)
-        summary.complete = True
-        checkpoint.finish()
-    except KeyboardInterrupt:
+        while in_flight:  # also the drain after a Ctrl-C: in flight means sent, so record it
+            settle_some()
+        if stop.is_set():
+            summary.interrupted = True
+        else:
+            summary.complete = True
+            checkpoint.finish()
+    except KeyboardInterrupt:  # the second Ctrl-C: the chunks still in flight are abandoned
         summary.interrupted = True
-        try:  # drain: what is in flight is acknowledged, so the re-run does not send it again
-            while in_flight:
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    if future.exception() is None:
-                        settle({future})
-                    else:
-                        in_flight.pop(future)
-        except KeyboardInterrupt:
-            pass
     except ApiError as error:
         summary.error = str(error)
         for future in list(in_flight):
             if future.done() and future.exception() is None:
-                settle({future})
+                settle({future}, notify=False)
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
         checkpoint.close()
         rejects.close()
+    _totals(summary, checkpoint)
     summary.chunks = total if summary.complete else max(total, len(checkpoint.acked))
     summary.seconds = round(time.monotonic() - started, 3)
+    return summary
+
+
+def _totals(summary: Summary, checkpoint: Checkpoint) -> Summary:
+    """The counts, from the checkpoint's acknowledged chunks (this run's and earlier runs')."""
+    summary.rowsRead = summary.framesAccepted = summary.readingsAccepted = summary.rowsRefused = 0
+    for ack in checkpoint.acked.values():
+        _count(summary, ack)
     return summary
 
 

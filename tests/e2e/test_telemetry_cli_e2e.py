@@ -291,3 +291,36 @@ def test_things_templates_and_keys(
     assert code == 0 and api.get_api_key(created["id"])["revoked"] is True
     code, _, err = run(capsys, "--url", base[1], "--key", "avy_nope", "keys")
     assert code == 1 and "401" in err
+
+
+def test_a_real_ctrl_c_then_the_same_command_sends_only_what_was_not_acknowledged(
+    api: Client, base: list[str], local_stack: Any, api_key: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], counted: list[int],
+) -> None:  # fmt: skip
+    import signal
+
+    thing, (v,) = new_thing(api, "v")
+    rows = 6_000
+    path = tmp_path / "big.csv"
+    path.write_text(f"timestamp,{v}\n" + "".join(f"{T0 + n},{n % 500}\n" for n in range(rows)))
+    argv = ["backfill", str(path), "--thing", thing, "--chunk-size", "100", "--concurrency", "2", "--no-progress"]
+    env = {**os.environ, "TELEMETRY_URL": local_stack.url, "TELEMETRY_API_KEY": api_key}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "shared"), env.get("PYTHONPATH", "")])
+    first = subprocess.Popen(
+        [sys.executable, "-m", "telemetry_client.cli", *argv], stdout=subprocess.PIPE, text=True, env=env
+    )
+    checkpoint = Path(str(path) + ".checkpoint")
+    assert eventually(lambda: checkpoint.exists() and len(checkpoint.read_text().splitlines()) >= 4, timeout=30)
+    first.send_signal(signal.SIGINT)  # Ctrl-C
+    out, _ = first.communicate(timeout=30)
+    interrupted = json.loads(out)
+    assert first.returncode == 130 and interrupted["interrupted"] and interrupted["chunksSent"] < 60
+    acked = [json.loads(line) for line in checkpoint.read_text().splitlines()[1:]]
+    assert len(acked) == interrupted["chunksSent"]
+
+    code, out, _ = run(capsys, *base, *argv)
+    summary = json.loads(out)
+    assert code == 0 and summary["complete"] and summary["chunksSkipped"] == len(acked)
+    assert len(counted) == len(set(counted)) == rows - sum(a["frames"] for a in acked)  # nothing acknowledged resent
+    assert summary["framesAccepted"] == rows
+    assert eventually(lambda: api.latest_event(thing)["timestamp"] == T0 + rows - 1, timeout=60)
