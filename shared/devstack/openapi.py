@@ -31,7 +31,7 @@ import json
 import re
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -86,7 +86,11 @@ SENSOR_PROBLEM = {
     "description": "RFC 9457 problem details of the sensor ingestion dialect",
     "required": ["type", "title", "status"],
     "properties": {
-        "type": {"type": "string", "pattern": "^urn:ambiquality:ingestion:", "example": "urn:ambiquality:ingestion:invalid-body"},
+        "type": {
+            "type": "string",
+            "pattern": "^urn:ambiquality:ingestion:",
+            "example": "urn:ambiquality:ingestion:invalid-body",
+        },
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
@@ -98,9 +102,24 @@ SENSOR_PROBLEM = {
     },
 }
 SECURITY_SCHEMES = {
-    "ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "A platform API key (`make key`, POST /v2/api-keys), checked by the gateway's authorizer"},
-    "BucketApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "The bucket dialect: a platform API key checked by the handler (its 401 body is the dialect's)"},
-    "SensorKey": {"type": "apiKey", "in": "header", "name": "X-Sensor-Key", "description": "A sensor's secret key (POST /v2/rooms/{roomId}/sensors, rotate-key)"},
+    "ApiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Api-Key",
+        "description": "A platform API key (`make key`, POST /v2/api-keys), checked by the gateway's authorizer",
+    },
+    "BucketApiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "The bucket dialect: a platform API key checked by the handler (its 401 body is the dialect's)",
+    },
+    "SensorKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Sensor-Key",
+        "description": "A sensor's secret key (POST /v2/rooms/{roomId}/sensors, rotate-key)",
+    },
 }
 #: the credential helper a handler calls -> the scheme it documents
 _CREDENTIAL_CALLS = {"api_key": "BucketApiKey", "sensor_key": "SensorKey"}
@@ -134,13 +153,19 @@ def _dialect(module: ModuleType, authorizer: bool) -> str:
     return "platform"
 
 
-def _credential(module: ModuleType, method: str, path: str) -> str | None:
-    source = inspect.getsource(module)
-    called = {n.func.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    return next((scheme for name, scheme in _CREDENTIAL_CALLS.items() if name in called), None)
+def _calls(module: ModuleType) -> set[str]:
+    """The names of the functions the handler module calls."""
+    tree = ast.parse(inspect.getsource(module))
+    return {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
 
 
-def _statuses(dialect: str, method: str, path: str, authorizer: bool, has_body: bool, credential: str | None) -> list[int]:
+def _credential(calls: set[str]) -> str | None:
+    return next((scheme for name, scheme in _CREDENTIAL_CALLS.items() if name in calls), None)
+
+
+def _statuses(
+    dialect: str, method: str, path: str, authorizer: bool, has_body: bool, checks_media: bool, credential: str | None
+) -> list[int]:
     if dialect == "bucket":
         out = {400, 401, 403, 404, 413, 429, 503}
         if method in _WRITES:
@@ -160,7 +185,7 @@ def _statuses(dialect: str, method: str, path: str, authorizer: bool, has_body: 
         out.add(404)
     if method in _WRITES:
         out.add(409)
-    if has_body:
+    if checks_media:
         out.add(415)
     if method == "post" and "{templateId}" in path:
         out.add(422)  # the template's code runs on the request's payload
@@ -178,7 +203,10 @@ def _refusal(status: int, dialect: str) -> dict[str, Any]:
         media, ref = "application/problem+json", "SensorProblem"
     else:
         media, ref = "application/problem+json", "Problem"
-    answer: dict[str, Any] = {"description": _DESCRIPTIONS[status], "content": {media: {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+    answer: dict[str, Any] = {
+        "description": _DESCRIPTIONS[status],
+        "content": {media: {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
     if status == 429 and dialect != "sensor":
         answer["headers"] = copy.deepcopy(_RETRY_AFTER)
     return answer
@@ -227,7 +255,9 @@ def _probe(components: dict[str, Any], name: str, schema: dict[str, Any]) -> str
     return candidate
 
 
-def _schema_of(body_type: Any, components: dict[str, Any]) -> dict[str, Any]:
+def _schema_of(
+    body_type: Any, components: dict[str, Any], mode: Literal["validation", "serialization"] = "serialization"
+) -> dict[str, Any]:
     """The JSON schema of a response type (pydantic models into components), ``{}`` if unknown."""
     if body_type is None:
         return {}
@@ -238,7 +268,7 @@ def _schema_of(body_type: Any, components: dict[str, Any]) -> dict[str, Any]:
         return {"type": "array"}
     if not (isinstance(body_type, type) and issubclass(body_type, BaseModel)):
         return {}
-    schema = TypeAdapter(body_type).json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+    schema = TypeAdapter(body_type).json_schema(ref_template="#/components/schemas/{model}", mode=mode)
     defs = schema.pop("$defs", {})
     defs[schema.get("title") or body_type.__name__] = schema
     names = _merge_components(components, defs)
@@ -261,10 +291,14 @@ def _media(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]
     return media
 
 
-def _merge_fragment(operation: dict[str, Any], fragment: dict[str, Any]) -> None:
+def _merge_fragment(operation: dict[str, Any], fragment: dict[str, Any], components: dict[str, Any]) -> None:
     """The handler's own ``OPENAPI`` fragment: what it parses itself (body, query)."""
-    if "requestBody" in fragment:
-        operation["requestBody"] = copy.deepcopy(fragment["requestBody"])
+    body = fragment.get("requestBody")
+    if isinstance(body, type) and issubclass(body, BaseModel):  # a model the handler validates itself
+        schema = _schema_of(body, components, mode="validation")
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+    elif body is not None:
+        operation["requestBody"] = copy.deepcopy(body)
     if "parameters" in fragment:
         declared = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
         extra = [p for p in fragment["parameters"] if (p["in"], p["name"]) not in declared]
@@ -299,7 +333,8 @@ def build(template: Template) -> dict[str, Any]:
             if name not in ("HTTPValidationError", "ValidationError", "ResponseValidationError")
         }
         operation = _renamed(schema["paths"][route.path][method], _merge_components(components, defs))
-        _merge_fragment(operation, getattr(module, "OPENAPI", {}))
+        validated = dict(operation)
+        _merge_fragment(operation, getattr(module, "OPENAPI", {}), components)
         body = operation.get("requestBody", {}).get("content", {}).get("application/json")
         if body is not None:
             body.update(_media(body["schema"], components))
@@ -311,10 +346,16 @@ def build(template: Template) -> dict[str, Any]:
                 continue
             ok = _schema_of(success.body_type, components)
             description = "Partial success: the body says which items failed" if status == 207 else "Success"
-            responses[str(status)] = {"description": description, "content": {"application/json": _media(ok, components)}}
+            responses[str(status)] = {
+                "description": description,
+                "content": {"application/json": _media(ok, components)},
+            }
         dialect = _dialect(module, route.authorizer)
-        credential = None if route.authorizer else _credential(module, method, route.path)
-        for status in _statuses(dialect, method, route.path, route.authorizer, body is not None, credential):
+        calls = _calls(module)
+        credential = None if route.authorizer else _credential(calls)
+        # 415: powertools validates the body's media type, and so does telemetry.http.app.json_body
+        checks_media = "requestBody" in validated or "json_body" in calls
+        for status in _statuses(dialect, method, route.path, route.authorizer, body is not None, checks_media, credential):
             responses[str(status)] = _refusal(status, dialect)
         operation["responses"] = responses
         if route.authorizer:
