@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.ambiquality import build_ingestion_app, ingestion_entrypoint, json_answer, sensor_key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal

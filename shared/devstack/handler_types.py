@@ -161,7 +161,7 @@ def _hints(obj: Any) -> dict[str, Any]:
     namespace.update(_type_checking_names(module))
     try:
         return typing.get_type_hints(obj, globalns=namespace)
-    except Exception:  # noqa: BLE001 - an annotation we cannot evaluate: the type stays unknown
+    except Exception:
         return {}
 
 

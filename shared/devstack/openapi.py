@@ -355,7 +355,9 @@ def build(template: Template) -> dict[str, Any]:
         credential = None if route.authorizer else _credential(calls)
         # 415: powertools validates the body's media type, and so does telemetry.http.app.json_body
         checks_media = "requestBody" in validated or "json_body" in calls
-        for status in _statuses(dialect, method, route.path, route.authorizer, body is not None, checks_media, credential):
+        for status in _statuses(
+            dialect, method, route.path, route.authorizer, body is not None, checks_media, credential
+        ):
             responses[str(status)] = _refusal(status, dialect)
         operation["responses"] = responses
         if route.authorizer:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,3 +24,9 @@ class Page(OutModel, Generic[T]):
 
     items: list[T]
     continuationToken: str | None = None
+
+
+def with_examples(*examples: dict[str, Any]) -> ConfigDict:
+    """A model's ``model_config`` addition carrying request examples into its JSON schema (and so
+    into shared/openapi.json, where clients see them); pydantic merges it with the base config."""
+    return ConfigDict(json_schema_extra={"examples": list(examples)})

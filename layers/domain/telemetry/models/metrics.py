@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.base import ApiModel, OutModel, with_examples
 from telemetry.models.types import INT64_MAX, INT64_MIN, Aggregation, DataType
 
 __all__ = [
@@ -88,6 +88,17 @@ class MetricCreate(ApiModel):
         ):
             raise ValueError(f"defaultAggregation {self.defaultAggregation} needs a numeric, non-enum metric")
         return self
+
+    model_config = with_examples(
+        {
+            "name": "soc",
+            "displayName": "State of Charge",
+            "description": "Battery state of charge, 0-100",
+            "dataType": "Double",
+            "defaultAggregation": "Last",
+            "unitLabel": "%",
+        }
+    )
 
 
 class MetricDefinition(OutModel):
