@@ -111,12 +111,18 @@ def _type_of(node: ast.expr, module: ModuleType, assigned: dict[str, ast.expr], 
     """The static type of an expression of the handler, or None when it cannot be followed."""
     if depth > 12:
         return None
+    if isinstance(node, ast.Dict):
+        return dict[str, Any]
+    if isinstance(node, ast.List):
+        return list[Any]
     if isinstance(node, ast.Name):
         if node.id in assigned:
             return _type_of(assigned[node.id], module, {k: v for k, v in assigned.items() if k != node.id}, depth + 1)
         return None
     if isinstance(node, ast.Call):
         func = node.func
+        if isinstance(func, ast.Name) and func.id == "asdict" and node.args:  # a dataclass, as a dict
+            return _type_of(node.args[0], module, assigned, depth + 1)
         if isinstance(func, ast.Name):
             target = getattr(module, func.id, None)
             return _return_type(target) if callable(target) else None

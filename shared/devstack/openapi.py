@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import inspect
 import json
 import re
@@ -266,7 +267,9 @@ def _schema_of(
         return {"type": "object"}
     if origin is list:
         return {"type": "array"}
-    if not (isinstance(body_type, type) and issubclass(body_type, BaseModel)):
+    if dataclasses.is_dataclass(body_type) and isinstance(body_type, type):
+        pass  # pydantic describes a dataclass as it does a model
+    elif not (isinstance(body_type, type) and issubclass(body_type, BaseModel)):
         return {}
     schema = TypeAdapter(body_type).json_schema(ref_template="#/components/schemas/{model}", mode=mode)
     defs = schema.pop("$defs", {})
