@@ -18,3 +18,4 @@ _.__test__
 # type aliases used by the tests' fakes and the Timestream adapter's documentation of old rows
 _.SeriesKey, _.LEGACY_MEASURE_NAME
 _.issue  # KeyService.issue: the local stack's `make key` (shared/devstack, outside vulture's paths) and the tests
+_.OPENAPI  # a handler's OpenAPI fragment: read by shared/devstack/openapi.py (outside vulture's paths)

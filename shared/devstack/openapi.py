@@ -326,6 +326,7 @@ def build(template: Template) -> dict[str, Any]:
     }
     for route in sorted(template.api_routes(), key=lambda r: (r.path, r.method)):
         method = route.method.lower()
+        authorized = bool(route.authorizer)
         module = load_function(template.function(route.function_id)).module
         schema = json.loads(
             module.app.get_openapi_schema(title="x", version="x").model_dump_json(by_alias=True, exclude_none=True)
@@ -353,14 +354,12 @@ def build(template: Template) -> dict[str, Any]:
                 "description": description,
                 "content": {"application/json": _media(ok, components)},
             }
-        dialect = _dialect(module, route.authorizer)
+        dialect = _dialect(module, authorized)
         calls = _calls(module)
-        credential = None if route.authorizer else _credential(calls)
+        credential = None if authorized else _credential(calls)
         # 415: powertools validates the body's media type, and so does telemetry.http.app.json_body
         checks_media = "requestBody" in validated or "json_body" in calls
-        for status in _statuses(
-            dialect, method, route.path, route.authorizer, body is not None, checks_media, credential
-        ):
+        for status in _statuses(dialect, method, route.path, authorized, body is not None, checks_media, credential):
             responses[str(status)] = _refusal(status, dialect)
         operation["responses"] = responses
         if route.authorizer:

@@ -247,14 +247,6 @@ def test_the_stack_keeps_the_documented_contract(case: Any, world: World, local_
         excluded_checks=excluded,
         timeout=30,
     )
-    print(
-        "STATUS",
-        case.operation.method.upper(),
-        case.operation.path,
-        case.meta.generation.mode.value,
-        case.meta.phase.name.value,
-        response.status_code,
-    )
 
 
 def test_every_state_dependent_exemption_is_a_documented_operation() -> None:

@@ -349,3 +349,50 @@ def test_no_route_answers_a_bad_body_with_a_500(platform: Platform, world: World
         if not 400 <= answer.status < 500 or media not in (PROBLEM, "application/json"):
             failures.append((method, template, answer.status, media))
     assert not failures
+
+
+# JSON true/false is not a number, and 0/1 is not a boolean: pydantic's lax mode took
+# {"longitude": false} as 0.0 and {"required": 0} as False (schemathesis' coverage phase, issue 8)
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v2/sites", {"name": "S", "longitude": False}, "longitude"),
+        ("/v2/fleets", {"name": "F", "latitude": True}, "latitude"),
+        ("/v2/buildings", {"name": "B", "longitude": False}, "longitude"),
+        (
+            "/v2/buckets/{bucketId}/data-sources",
+            {"name": "d", "schema": {"v": {"type": "number", "required": 0}}},
+            "schema/v/required",
+        ),
+        (
+            "/v2/definitions/metrics",
+            {"name": "m1", "dataType": "Double", "defaultAggregation": "Last", "validRange": {"min": False}},
+            "validRange/min",
+        ),
+        (
+            "/v2/definitions/thing-types",
+            {"displayName": "T", "metricIds": ["x"], "propertyDefinitions": [{"name": "p", "required": 1}]},
+            "propertyDefinitions/0/required",
+        ),
+        (
+            "/v2/definitions/metrics",
+            {
+                "name": "e1",
+                "dataType": "Int",
+                "defaultAggregation": "Last",
+                "enumValues": [{"code": True, "label": "on"}],
+            },
+            "enumValues/0/code",
+        ),
+    ],
+)
+def test_a_boolean_is_not_a_number_and_a_number_is_not_a_boolean(
+    platform: Platform, path: str, body: dict[str, Any], field: str
+) -> None:
+    key = platform.key("strict-types")
+    if "{bucketId}" in path:
+        bucket = platform.call("POST", "/v2/buckets", {"name": "b"}, key=key).body["id"]
+        path = path.replace("{bucketId}", bucket)
+    answer = platform.call("POST", path, body, key=key)
+    assert answer.status == 400, answer
+    assert field in [e["path"] for e in answer.body["errors"]], answer.body

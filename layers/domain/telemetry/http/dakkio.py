@@ -128,7 +128,7 @@ _ISO_DATETIME = {
     "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}:?\d{2})?$",
     "format": "date-time",
 }
-_POINT = {
+_POINT: dict[str, Any] = {
     "type": "object",
     "required": ["dataSourceId", "values"],
     "properties": {

@@ -96,8 +96,8 @@ class BuildingCreate(ApiModel):
     name: str = Field(min_length=1, max_length=256)
     address: str | None = Field(default=None, max_length=512)
     timezone: str | None = Field(default=None, max_length=64)
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: float | None = Field(default=None, ge=-90, le=90, strict=True)
+    longitude: float | None = Field(default=None, ge=-180, le=180, strict=True)
 
     model_config = with_examples({"name": "HQ", "address": "1 Main St", "timezone": "Europe/Amsterdam"})
 

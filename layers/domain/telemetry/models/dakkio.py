@@ -33,7 +33,7 @@ _DATA_TYPES = {
 
 class ValueSpec(ApiModel):
     type: ValueType
-    required: bool = False
+    required: bool = Field(default=False, strict=True)
     unit: str | None = Field(default=None, max_length=64)
     description: str | None = Field(default=None, max_length=1024)
 

@@ -31,15 +31,15 @@ NUMERIC_TYPES = frozenset({DataType.Double, DataType.Int})
 
 
 class EnumValue(ApiModel):
-    code: int = Field(ge=INT64_MIN, le=INT64_MAX)
+    code: int = Field(ge=INT64_MIN, le=INT64_MAX, strict=True)
     label: str = Field(min_length=1, max_length=128)
 
 
 class ValidRange(ApiModel):
     """Inclusive bounds enforced at ingestion. Either may be omitted."""
 
-    min: float | None = Field(default=None, allow_inf_nan=False)
-    max: float | None = Field(default=None, allow_inf_nan=False)
+    min: float | None = Field(default=None, allow_inf_nan=False, strict=True)
+    max: float | None = Field(default=None, allow_inf_nan=False, strict=True)
 
     @model_validator(mode="after")
     def _ordered(self) -> ValidRange:

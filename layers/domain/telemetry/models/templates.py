@@ -62,8 +62,8 @@ class Selector(ApiModel):
 class Transform(ApiModel):
     """``value * scale + offset``, applied to present values of numeric metrics."""
 
-    scale: float = 1.0
-    offset: float = 0.0
+    scale: float = Field(default=1.0, strict=True)
+    offset: float = Field(default=0.0, strict=True)
 
 
 class TimestampSpec(ApiModel):

@@ -21,8 +21,8 @@ class ThingCreate(ApiModel):
     manufacturer: str | None = Field(default=None, max_length=256)
     model: str | None = Field(default=None, max_length=256)
     serialNumber: str | None = Field(default=None, max_length=256)
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: float | None = Field(default=None, ge=-90, le=90, strict=True)
+    longitude: float | None = Field(default=None, ge=-180, le=180, strict=True)
     properties: dict[str, Scalar] = Field(default_factory=dict, max_length=200)
 
     model_config = with_examples(
