@@ -15,6 +15,13 @@ from telemetry.services.ambiquality.measurements import MAX_BODY_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
 OPENAPI: dict[str, Any] = {
+    "successExamples": [
+        {
+            "sensorId": "33333333-3333-3333-3333-333333333333",
+            "receivedAt": "2024-06-21T08:00:00.000Z",
+            "measurements": [{"id": "meas_01", "parameterCode": "co2"}],
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {
@@ -54,7 +61,7 @@ OPENAPI: dict[str, Any] = {
                 }
             }
         },
-    }
+    },
 }
 
 app = build_ingestion_app()

@@ -12,6 +12,7 @@ from telemetry.services.cloudthread.ingest import MAX_BODY_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
 OPENAPI: dict[str, Any] = {
+    "successExamples": [{"ingested": 1, "series": 1, "metric_agg_func": "Sum"}],
     "requestBody": {
         "required": True,
         "content": {
@@ -67,7 +68,7 @@ OPENAPI: dict[str, Any] = {
                 }
             }
         },
-    }
+    },
 }
 
 app = build_stream_app()

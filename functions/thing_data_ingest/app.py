@@ -13,6 +13,9 @@ from telemetry.limits import INGEST_MAX_BODY_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
 OPENAPI: dict[str, Any] = {
+    "successExamples": [
+        {"thingId": "thng_1a2b3c", "framesIngested": 1, "metrics": ["status", "moduleSoC", "moduleSoH"]}
+    ],
     "requestBody": {
         "required": True,
         "content": {
@@ -51,7 +54,7 @@ OPENAPI: dict[str, Any] = {
                 }
             }
         },
-    }
+    },
 }
 
 app = build_app()

@@ -12,10 +12,21 @@ from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
 OPENAPI: dict[str, Any] = {
+    "successExamples": [
+        {
+            "previewOnly": False,
+            "templateId": "tmpl_abc123",
+            "templateRevision": 7,
+            "recordsParsed": 100,
+            "readingsWritten": 98,
+            "metricValuesWritten": 540,
+            "recordsSkipped": [{"index": 12, "reason": "invalid_timestamp", "value": "n/a"}],
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": {"description": "any JSON payload: the template maps it"}}},
-    }
+    },
 }
 
 app = build_app()

@@ -338,7 +338,8 @@ def build(template: Template) -> dict[str, Any]:
         }
         operation = _renamed(schema["paths"][route.path][method], _merge_components(components, defs))
         validated = dict(operation)
-        _merge_fragment(operation, getattr(module, "OPENAPI", {}), components)
+        fragment: dict[str, Any] = getattr(module, "OPENAPI", {})
+        _merge_fragment(operation, fragment, components)
         body = operation.get("requestBody", {}).get("content", {}).get("application/json")
         if body is not None:
             body.update(_media(body["schema"], components))
@@ -350,10 +351,11 @@ def build(template: Template) -> dict[str, Any]:
                 continue
             ok = _schema_of(success.body_type, components)
             description = "Partial success: the body says which items failed" if status == 207 else "Success"
-            responses[str(status)] = {
-                "description": description,
-                "content": {"application/json": _media(ok, components)},
-            }
+            media = _media(ok, components)
+            answers = fragment.get("successExamples") or []  # the handler's own, e.g. from its spec document
+            if answers:
+                media["examples"] = {f"example{i + 1}" if i else "example": {"value": v} for i, v in enumerate(answers)}
+            responses[str(status)] = {"description": description, "content": {"application/json": media}}
         dialect = _dialect(module, authorized)
         calls = _calls(module)
         credential = None if authorized else _credential(calls)

@@ -123,6 +123,9 @@ DESTRUCTIVE = {
     ("DELETE", "/v2/api-keys/{keyId}"),
     ("DELETE", "/v2/data-streams/{streamId}"),
     ("DELETE", "/v2/templates/{templateId}"),
+    # a new key, or a sensor set to maintenance, would lock the world's sensor out of ingestion
+    ("POST", "/v2/sensors/{sensorId}/rotate-key"),
+    ("PATCH", "/v2/sensors/{sensorId}"),
 }
 
 
@@ -176,6 +179,9 @@ class World:
         """A fresh resource for an operation that deletes the one it addresses."""
         if path.startswith("/v2/api-keys"):
             return str(self.ok("POST", "/v2/api-keys", {"name": "spare", "scopes": ["metrics:read"]})["id"])
+        if path.startswith("/v2/sensors"):
+            room = self.ids["roomId"]
+            return str(self.ok("POST", f"/v2/rooms/{room}/sensors", {"name": "spare", "parameters": ["co2"]})["id"])
         if path.startswith("/v2/data-streams"):
             return str(self.ok("POST", "/v2/data-streams", {"name": "spare"})["id"])
         return str(self.ok("POST", "/v2/templates", self.template_body)["id"])

@@ -102,3 +102,24 @@ def test_the_documented_answer_check_refuses_a_body_off_its_schema() -> None:
         assert_documented_answer(doc, "GET", "/v2/sites/{placeId}", 418, "application/json", {})
     with pytest.raises(AssertionError, match="answered"):
         assert_documented_answer(doc, "GET", "/v2/sites/{placeId}", 404, "application/json", {})
+
+
+def test_every_example_matches_its_own_schema() -> None:
+    """Request and success examples (from the spec documents) are valid by the schema beside them."""
+    from jsonschema import Draft202012Validator
+
+    doc = json.loads((REPO / "shared" / "openapi.json").read_text())
+    seen = 0
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            medias = [operation.get("requestBody", {}).get("content", {}).get("application/json")]
+            medias += [
+                a.get("content", {}).get("application/json") for s, a in operation["responses"].items() if s[0] == "2"
+            ]
+            for media in filter(None, medias):
+                validator = Draft202012Validator({**media["schema"], "components": doc["components"]})
+                for name, example in media.get("examples", {}).items():
+                    seen += 1
+                    errors = list(validator.iter_errors(example["value"]))
+                    assert not errors, (method, path, name, errors[0].message)
+    assert seen >= 15
