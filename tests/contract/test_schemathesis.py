@@ -191,7 +191,7 @@ class World:
         if "/v2/fleets/" in path:
             ids["placeId"] = self.fleet_id
         if (method, path) in DESTRUCTIVE:
-            name = path.rsplit("{", 1)[1].rstrip("}")
+            name = re.findall(r"\{(\w+)\}", path)[-1]
             ids[name] = self.spare(path)
         return ids
 
