@@ -396,3 +396,28 @@ def test_a_boolean_is_not_a_number_and_a_number_is_not_a_boolean(
     answer = platform.call("POST", path, body, key=key)
     assert answer.status == 400, answer
     assert field in [e["path"] for e in answer.body["errors"]], answer.body
+
+
+def test_an_integer_is_what_json_schema_calls_one(platform: Platform) -> None:
+    """600.0 is an integer by JSON Schema (shared/openapi.json says "integer"): accepted, as 600;
+    "600" and true are not (schemathesis: strict ints refused 600.0, a schema-valid request)."""
+    key = platform.key("json-int")
+    building = platform.call("POST", "/v2/buildings", {"name": "B"}, key=key).body["id"]
+    room = platform.call("POST", f"/v2/buildings/{building}/rooms", {"name": "R"}, key=key).body["id"]
+    body = {"name": "S", "parameters": ["co2"], "measurement_frequency_seconds": 600.0}
+    created = platform.call("POST", f"/v2/rooms/{room}/sensors", body, key=key)
+    assert created.status == 201, created
+    assert created.body["measurement_frequency_seconds"] == 600
+    for wrong in ("600", True, 600.5):
+        answer = platform.call(
+            "POST", f"/v2/rooms/{room}/sensors", {**body, "measurement_frequency_seconds": wrong}, key=key
+        )
+        assert answer.status == 400, (wrong, answer)
+    metric = {
+        "name": "e2",
+        "dataType": "Int",
+        "defaultAggregation": "Last",
+        "enumValues": [{"code": 2.0, "label": "two"}],
+    }
+    answer = platform.call("POST", "/v2/definitions/metrics", metric, key=key)
+    assert answer.status == 201 and answer.body["enumValues"][0]["code"] == 2, answer

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from telemetry.models.base import ApiModel, OutModel, with_examples
+from telemetry.models.base import ApiModel, JsonInt, OutModel, with_examples
 
 #: The document: "floored at 5 minutes". A lower value is refused (400), never silently raised.
 MIN_FREQUENCY_SECONDS = 300
@@ -113,8 +113,8 @@ class RoomCreate(ApiModel):
 class SensorCreate(ApiModel):
     name: str = Field(min_length=1, max_length=256)
     parameters: list[str] = Field(min_length=1, max_length=len(CATALOG), json_schema_extra=_CODES_SCHEMA)
-    measurement_frequency_seconds: int = Field(
-        default=MIN_FREQUENCY_SECONDS, ge=MIN_FREQUENCY_SECONDS, le=MAX_FREQUENCY_SECONDS, strict=True
+    measurement_frequency_seconds: JsonInt = Field(
+        default=MIN_FREQUENCY_SECONDS, ge=MIN_FREQUENCY_SECONDS, le=MAX_FREQUENCY_SECONDS
     )
     status: SensorStatus = SensorStatus.active
     manufacturer: str | None = Field(default=None, max_length=256)
@@ -138,8 +138,8 @@ class SensorUpdate(ApiModel):
     parameters: list[str] | None = Field(
         default=None, min_length=1, max_length=len(CATALOG), json_schema_extra=_CODES_SCHEMA
     )
-    measurement_frequency_seconds: int | None = Field(
-        default=None, ge=MIN_FREQUENCY_SECONDS, le=MAX_FREQUENCY_SECONDS, strict=True
+    measurement_frequency_seconds: JsonInt | None = Field(
+        default=None, ge=MIN_FREQUENCY_SECONDS, le=MAX_FREQUENCY_SECONDS
     )
     status: SensorStatus | None = None
 
