@@ -26,6 +26,7 @@ default); `make fuzz` runs the long one (``FUZZ_EXAMPLES``, 500 by default, with
 from __future__ import annotations
 
 import os
+import random
 import re
 import uuid
 from typing import Any
@@ -51,12 +52,13 @@ from tests.support import assert_documented_answer, openapi_document
 
 LONG = "FUZZ_EXAMPLES" in os.environ
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or os.environ.get("SCHEMATHESIS_EXAMPLES") or 3)
-#: `make test` replays one seed; `make fuzz` draws a new one unless SCHEMATHESIS_SEED is given
-SEED = int(os.environ["SCHEMATHESIS_SEED"]) if os.environ.get("SCHEMATHESIS_SEED") else (None if LONG else 8)
+#: `make test` replays one seed; `make fuzz` draws a new one unless SCHEMATHESIS_SEED is given (a
+#: failure names the seed, so that `SCHEMATHESIS_SEED=<n> make fuzz` replays it)
+SEED = int(os.environ.get("SCHEMATHESIS_SEED") or (random.randrange(2**32) if LONG else 8))
 
 CONFIG = SchemathesisConfig.from_dict(
     {
-        **({"seed": SEED} if SEED is not None else {}),
+        "seed": SEED,
         "generation": {
             "max-examples": EXAMPLES,
             "deterministic": not LONG,
@@ -245,14 +247,18 @@ def prepare(case: Any, world: World) -> tuple[dict[str, str], list[Any]]:
 )
 def test_the_stack_keeps_the_documented_contract(case: Any, world: World, local_stack: Any) -> None:
     headers, excluded = prepare(case, world)
-    case.call_and_validate(
-        base_url=local_stack.url,
-        session=world.plain,
-        headers=headers,
-        checks=CHECKS,
-        excluded_checks=excluded,
-        timeout=30,
-    )
+    try:
+        case.call_and_validate(
+            base_url=local_stack.url,
+            session=world.plain,
+            headers=headers,
+            checks=CHECKS,
+            excluded_checks=excluded,
+            timeout=30,
+        )
+    except Exception as failure:
+        failure.add_note(f"replay: SCHEMATHESIS_SEED={SEED} FUZZ_EXAMPLES={EXAMPLES}" if LONG else f"seed {SEED}")
+        raise
 
 
 def test_every_state_dependent_exemption_is_a_documented_operation() -> None:
