@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
-from telemetry.models.base import ApiModel, JsonInt, OutModel, with_examples
+from telemetry.models.base import ApiModel, OutModel, json_int, with_examples
 
 #: The document: "floored at 5 minutes". A lower value is refused (400), never silently raised.
 MIN_FREQUENCY_SECONDS = 300
@@ -72,6 +72,9 @@ CATALOG: tuple[Parameter, ...] = (
     Parameter("pressure", "Barometric pressure", "hPa", 300, 1_100, "Absolute air pressure in hectopascals."),
 )
 PARAMETERS: dict[str, Parameter] = {p.code: p for p in CATALOG}
+#: a reporting interval in seconds (bounds before the validator: after it, pydantic documents them
+#: as unknown keywords, not as JSON Schema's minimum/maximum)
+Frequency = Annotated[int, Field(ge=MIN_FREQUENCY_SECONDS, le=MAX_FREQUENCY_SECONDS), BeforeValidator(json_int)]
 #: what _check_codes enforces, in the JSON schema: catalog codes, each once
 _CODES_SCHEMA: dict[str, Any] = {"items": {"type": "string", "enum": list(PARAMETERS)}, "uniqueItems": True}
 
@@ -113,9 +116,7 @@ class RoomCreate(ApiModel):
 class SensorCreate(ApiModel):
     name: str = Field(min_length=1, max_length=256)
     parameters: list[str] = Field(min_length=1, max_length=len(CATALOG), json_schema_extra=_CODES_SCHEMA)
-    measurement_frequency_seconds: JsonInt = Field(
-        default=MIN_FREQUENCY_SECONDS, ge=MIN_FREQUENCY_SECONDS, le=MAX_FREQUENCY_SECONDS
-    )
+    measurement_frequency_seconds: Frequency = MIN_FREQUENCY_SECONDS
     status: SensorStatus = SensorStatus.active
     manufacturer: str | None = Field(default=None, max_length=256)
     model: str | None = Field(default=None, max_length=256)
@@ -138,9 +139,7 @@ class SensorUpdate(ApiModel):
     parameters: list[str] | None = Field(
         default=None, min_length=1, max_length=len(CATALOG), json_schema_extra=_CODES_SCHEMA
     )
-    measurement_frequency_seconds: JsonInt | None = Field(
-        default=None, ge=MIN_FREQUENCY_SECONDS, le=MAX_FREQUENCY_SECONDS
-    )
+    measurement_frequency_seconds: Frequency | None = None
     status: SensorStatus | None = None
 
     @field_validator("parameters")

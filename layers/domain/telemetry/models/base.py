@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 T = TypeVar("T")
 
@@ -32,14 +32,13 @@ def with_examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": list(examples)})
 
 
-def _json_int(value: Any) -> Any:
-    """An integer as JSON Schema has it: ``600`` and ``600.0``; not ``true``, ``"600"`` or ``600.5``."""
+def json_int(value: Any) -> Any:
+    """An integer as JSON Schema has it: ``600`` and ``600.0``; not ``true``, ``"600"`` or ``600.5``.
+
+    Use as ``Annotated[int, Field(<bounds>), BeforeValidator(json_int)]`` (the bounds first, or
+    pydantic documents them as unknown keywords instead of ``minimum``/``maximum``)."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("must be an integer")
     return value
-
-
-#: an ``int`` field of a request body (strict otherwise: a boolean or a string is refused)
-JsonInt = Annotated[int, BeforeValidator(_json_int)]

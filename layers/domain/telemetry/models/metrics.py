@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from telemetry.models.base import ApiModel, JsonInt, OutModel, with_examples
+from telemetry.models.base import ApiModel, OutModel, json_int, with_examples
 from telemetry.models.types import INT64_MAX, INT64_MIN, Aggregation, DataType
 
 __all__ = [
@@ -31,7 +31,7 @@ NUMERIC_TYPES = frozenset({DataType.Double, DataType.Int})
 
 
 class EnumValue(ApiModel):
-    code: JsonInt = Field(ge=INT64_MIN, le=INT64_MAX)
+    code: Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX), BeforeValidator(json_int)]
     label: str = Field(min_length=1, max_length=128)
 
 
