@@ -95,8 +95,11 @@ bench: $(STAMP) $(BENCH_RUNTIME)/.installed
 load: $(STAMP)
 	$(BIN)/pytest -q -m slow tests
 
+# FUZZ_EXAMPLES: examples per test (per operation for schemathesis, which then also runs its
+# coverage phase and draws a random seed; SCHEMATHESIS_SEED=<n> replays one)
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest -q tests/integration/test_fuzz_platform.py tests/integration/test_invariant_stored.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest -q tests/integration/test_fuzz_platform.py tests/integration/test_invariant_stored.py \
+		tests/contract/test_schemathesis.py
 
 openapi: $(STAMP)
 	$(BIN)/telemetry-dev openapi --out shared/openapi.json

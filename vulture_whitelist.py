@@ -36,3 +36,4 @@ _.pull_queue_url, _.pull_queue_arn, _.scheduler_group, _.scheduler_role_arn
 _.save_state, _.cursor_rev, _.take_lease, _.release_lease, _.get_run
 _.PROVIDERS, _.record_type, _.external_ids, _.calls, _.pushed, _.pull, _.Connector
 _.ProviderThrottled, _.ProviderAuthFailed, _.ProviderUnavailable, _.EgressRefused
+_.OPENAPI  # a handler's OpenAPI fragment: read by shared/devstack/openapi.py (outside vulture's paths)

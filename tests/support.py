@@ -89,3 +89,29 @@ def integrations_template(owner_key: str) -> str:
     )
     TemplatesRepository(container().store).create(org, template)
     return template_id
+
+
+def openapi_document() -> dict[str, Any]:
+    import json
+
+    return dict(json.loads((REPO / "shared" / "openapi.json").read_text(encoding="utf-8")))
+
+
+def assert_documented_answer(
+    document: dict[str, Any], method: str, path: str, status: int, content_type: str | None, body: Any
+) -> None:
+    """The answer's status is one ``shared/openapi.json`` documents for the operation, with that
+    media type, and its body matches the documented schema (JSON Schema 2020-12, refs resolved)."""
+    from jsonschema import Draft202012Validator
+
+    responses = document["paths"][path][method.lower()]["responses"]
+    assert str(status) in responses, f"{method} {path}: {status} is not documented ({sorted(responses)})"
+    content = responses[str(status)].get("content")
+    if not content:
+        assert not body, f"{method} {path}: {status} documents no body"
+        return
+    media = (content_type or "").split(";")[0].strip()
+    assert media in content, f"{method} {path}: {status} answered {media!r}, documented {sorted(content)}"
+    schema = {**content[media]["schema"], "components": document["components"]}
+    errors = sorted(Draft202012Validator(schema).iter_errors(body), key=str)
+    assert not errors, f"{method} {path}: the body does not match the documented schema: {errors[0].message}"

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
-from telemetry.http.dakkio import api_key, build_dakkio_app, dakkio_entrypoint, json_response, raw_body
+from telemetry.http.dakkio import api_key, build_dakkio_app, dakkio_entrypoint, data_point_body, json_response, raw_body
 from telemetry.services.dakkio.ingest import MAX_BODY_BYTES
+
+#: what this handler parses itself, for the OpenAPI document (devstack.openapi)
+OPENAPI: dict[str, Any] = {"requestBody": data_point_body(batch=True)}
 
 app = build_dakkio_app()
 

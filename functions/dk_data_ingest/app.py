@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
-from telemetry.http.dakkio import api_key, build_dakkio_app, dakkio_entrypoint, json_response, raw_body
+from telemetry.http.dakkio import api_key, build_dakkio_app, dakkio_entrypoint, data_point_body, json_response, raw_body
 from telemetry.services.dakkio.ingest import MAX_BODY_BYTES
+
+#: what this handler parses itself, for the OpenAPI document (devstack.openapi)
+OPENAPI: dict[str, Any] = {
+    "successExamples": [
+        {
+            "message": "Data point ingested successfully",
+            "dataPoint": {
+                "_id": "507f1f77bcf86cd799439016",
+                "bucketId": "507f1f77bcf86cd799439011",
+                "dataSourceId": "507f1f77bcf86cd799439012",
+                "timestamp": "2024-01-15T10:30:00Z",
+                "values": {"temperature": 22.5, "humidity": 65, "pressure": 1013.25},
+                "metadata": {"deviceId": "ESP32-001"},
+                "createdAt": "2024-01-15T10:30:05Z",
+            },
+        }
+    ],
+    "requestBody": data_point_body(batch=False),
+}
 
 app = build_dakkio_app()
 

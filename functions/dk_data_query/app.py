@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
-from telemetry.http.dakkio import api_key, build_dakkio_app, dakkio_entrypoint, json_response, query_params
+from telemetry.http.dakkio import (
+    DATA_QUERY_PARAMETERS,
+    api_key,
+    build_dakkio_app,
+    dakkio_entrypoint,
+    json_response,
+    query_params,
+)
 from telemetry.limits import DK_MAX_QUERY_BODY_BYTES
+
+#: what this handler parses itself, for the OpenAPI document (devstack.openapi)
+OPENAPI: dict[str, Any] = {"parameters": DATA_QUERY_PARAMETERS}
 
 app = build_dakkio_app()
 

@@ -3,12 +3,59 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, metrics, principal
 from telemetry.limits import INGEST_MAX_BODY_BYTES
+
+#: what this handler parses itself, for the OpenAPI document (devstack.openapi)
+OPENAPI: dict[str, Any] = {
+    "successExamples": [
+        {"thingId": "thng_1a2b3c", "framesIngested": 1, "metrics": ["status", "moduleSoC", "moduleSoH"]}
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["frames"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "frames": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {
+                                "type": "object",
+                                "required": ["timestamp", "metrics"],
+                                "properties": {
+                                    "timestamp": {"type": "integer", "description": "epoch milliseconds"},
+                                    "metrics": {
+                                        "type": "object",
+                                        "description": "metric name -> value, of the thing type's metrics",
+                                    },
+                                },
+                            },
+                        }
+                    },
+                    "examples": [
+                        {
+                            "frames": [
+                                {
+                                    "timestamp": 1718884800000,
+                                    "metrics": {"status": 1, "moduleSoC": 87.4, "moduleSoH": 98.1},
+                                }
+                            ]
+                        }
+                    ],
+                }
+            }
+        },
+    },
+}
 
 app = build_app()
 

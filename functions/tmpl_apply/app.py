@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
 from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
+
+#: what this handler parses itself, for the OpenAPI document (devstack.openapi)
+OPENAPI: dict[str, Any] = {
+    "successExamples": [
+        {
+            "previewOnly": False,
+            "templateId": "tmpl_abc123",
+            "templateRevision": 7,
+            "recordsParsed": 100,
+            "readingsWritten": 98,
+            "metricValuesWritten": 540,
+            "recordsSkipped": [{"index": 12, "reason": "invalid_timestamp", "value": "n/a"}],
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"description": "any JSON payload: the template maps it"}}},
+    },
+}
 
 app = build_app()
 

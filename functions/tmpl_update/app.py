@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
+from telemetry.models.templates import TemplateUpdate
 from telemetry.services.template_service import template_out
+
+#: what this handler parses itself, for the OpenAPI document (devstack.openapi)
+OPENAPI: dict[str, Any] = {"requestBody": TemplateUpdate}
 
 app = build_app()
 

@@ -349,3 +349,75 @@ def test_no_route_answers_a_bad_body_with_a_500(platform: Platform, world: World
         if not 400 <= answer.status < 500 or media not in (PROBLEM, "application/json"):
             failures.append((method, template, answer.status, media))
     assert not failures
+
+
+# JSON true/false is not a number, and 0/1 is not a boolean: pydantic's lax mode took
+# {"longitude": false} as 0.0 and {"required": 0} as False (schemathesis' coverage phase, issue 8)
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v2/sites", {"name": "S", "longitude": False}, "longitude"),
+        ("/v2/fleets", {"name": "F", "latitude": True}, "latitude"),
+        ("/v2/buildings", {"name": "B", "longitude": False}, "longitude"),
+        (
+            "/v2/buckets/{bucketId}/data-sources",
+            {"name": "d", "schema": {"v": {"type": "number", "required": 0}}},
+            "schema/v/required",
+        ),
+        (
+            "/v2/definitions/metrics",
+            {"name": "m1", "dataType": "Double", "defaultAggregation": "Last", "validRange": {"min": False}},
+            "validRange/min",
+        ),
+        (
+            "/v2/definitions/thing-types",
+            {"displayName": "T", "metricIds": ["x"], "propertyDefinitions": [{"name": "p", "required": 1}]},
+            "propertyDefinitions/0/required",
+        ),
+        (
+            "/v2/definitions/metrics",
+            {
+                "name": "e1",
+                "dataType": "Int",
+                "defaultAggregation": "Last",
+                "enumValues": [{"code": True, "label": "on"}],
+            },
+            "enumValues/0/code",
+        ),
+    ],
+)
+def test_a_boolean_is_not_a_number_and_a_number_is_not_a_boolean(
+    platform: Platform, path: str, body: dict[str, Any], field: str
+) -> None:
+    key = platform.key("strict-types")
+    if "{bucketId}" in path:
+        bucket = platform.call("POST", "/v2/buckets", {"name": "b"}, key=key).body["id"]
+        path = path.replace("{bucketId}", bucket)
+    answer = platform.call("POST", path, body, key=key)
+    assert answer.status == 400, answer
+    assert field in [e["path"] for e in answer.body["errors"]], answer.body
+
+
+def test_an_integer_is_what_json_schema_calls_one(platform: Platform) -> None:
+    """600.0 is an integer by JSON Schema (shared/openapi.json says "integer"): accepted, as 600;
+    "600" and true are not (schemathesis: strict ints refused 600.0, a schema-valid request)."""
+    key = platform.key("json-int")
+    building = platform.call("POST", "/v2/buildings", {"name": "B"}, key=key).body["id"]
+    room = platform.call("POST", f"/v2/buildings/{building}/rooms", {"name": "R"}, key=key).body["id"]
+    body = {"name": "S", "parameters": ["co2"], "measurement_frequency_seconds": 600.0}
+    created = platform.call("POST", f"/v2/rooms/{room}/sensors", body, key=key)
+    assert created.status == 201, created
+    assert created.body["measurement_frequency_seconds"] == 600
+    for wrong in ("600", True, 600.5):
+        answer = platform.call(
+            "POST", f"/v2/rooms/{room}/sensors", {**body, "measurement_frequency_seconds": wrong}, key=key
+        )
+        assert answer.status == 400, (wrong, answer)
+    metric = {
+        "name": "e2",
+        "dataType": "Int",
+        "defaultAggregation": "Last",
+        "enumValues": [{"code": 2.0, "label": "two"}],
+    }
+    answer = platform.call("POST", "/v2/definitions/metrics", metric, key=key)
+    assert answer.status == 201 and answer.body["enumValues"][0]["code"] == 2, answer

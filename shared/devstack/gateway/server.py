@@ -139,3 +139,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         )
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (TRACE, CONNECT, a made-up token) goes through the gateway too, which
+        answers it as API Gateway does a method no route declares: MISSING_AUTHENTICATION_TOKEN,
+        a 404 problem+json (template.yaml), not http.server's 501 HTML page."""
+        if name.startswith("do_") and name[3:].isalpha():
+            return self._handle
+        raise AttributeError(name)

@@ -117,3 +117,68 @@ def dakkio_entrypoint(
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The platform's Lambda wrapper (body limit, UTF-8, last-resort 500) in the dialect's shape."""
     return entrypoint(app, max_body_bytes, render=render)
+
+
+# --------------------------------------------------------------------------- the OpenAPI document
+# The handlers parse their bodies themselves (to report issues in zod's terms); these describe
+# what they accept, for devstack.openapi. Patterns are the parser's own (services.dakkio.ingest).
+_OBJECT_ID = {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}
+_ISO_DATETIME = {
+    "type": "string",
+    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}:?\d{2})?$",
+    "format": "date-time",
+}
+_POINT: dict[str, Any] = {
+    "type": "object",
+    "required": ["dataSourceId", "values"],
+    "properties": {
+        "dataSourceId": _OBJECT_ID,
+        "timestamp": _ISO_DATETIME,
+        "values": {"type": "object", "minProperties": 1, "description": "the data source's schema keys -> values"},
+        "metadata": {"type": "object"},
+    },
+}
+_EXAMPLE_POINT = {
+    "bucketId": "507f1f77bcf86cd799439011",
+    "dataSourceId": "507f1f77bcf86cd799439012",
+    "timestamp": "2024-01-15T10:30:00Z",
+    "values": {"temperature": 22.5, "humidity": 65, "pressure": 1013.25},
+    "metadata": {"deviceId": "ESP32-001", "location": "Living Room", "batteryLevel": 85},
+}
+
+
+def data_point_body(batch: bool) -> dict[str, Any]:
+    """The request body of ``POST /api/data`` (one point) or ``/api/data/batch`` (1..1000)."""
+    if batch:
+        example = {
+            "bucketId": _EXAMPLE_POINT["bucketId"],
+            "dataPoints": [{k: v for k, v in _EXAMPLE_POINT.items() if k != "bucketId"}],
+        }
+        schema: dict[str, Any] = {
+            "type": "object",
+            "required": ["bucketId", "dataPoints"],
+            "properties": {
+                "bucketId": _OBJECT_ID,
+                "dataPoints": {"type": "array", "minItems": 1, "maxItems": 1000, "items": _POINT},
+            },
+            "examples": [example],
+        }
+    else:
+        schema = {
+            **_POINT,
+            "required": ["bucketId", *_POINT["required"]],
+            "properties": {"bucketId": _OBJECT_ID, **_POINT["properties"]},
+            "examples": [_EXAMPLE_POINT],
+        }
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+#: ``GET /api/data``'s query (services.dakkio.query)
+DATA_QUERY_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "bucketId", "in": "query", "required": True, "schema": _OBJECT_ID},
+    {"name": "dataSourceId", "in": "query", "required": False, "schema": _OBJECT_ID},
+    {"name": "startTime", "in": "query", "required": False, "schema": _ISO_DATETIME},
+    {"name": "endTime", "in": "query", "required": False, "schema": _ISO_DATETIME},
+    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    {"name": "order", "in": "query", "required": False, "schema": {"enum": ["asc", "desc"], "default": "desc"}},
+]

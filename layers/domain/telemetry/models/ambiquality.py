@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
-from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.base import ApiModel, OutModel, json_int, with_examples
 
 #: The document: "floored at 5 minutes". A lower value is refused (400), never silently raised.
 MIN_FREQUENCY_SECONDS = 300
@@ -72,6 +72,11 @@ CATALOG: tuple[Parameter, ...] = (
     Parameter("pressure", "Barometric pressure", "hPa", 300, 1_100, "Absolute air pressure in hectopascals."),
 )
 PARAMETERS: dict[str, Parameter] = {p.code: p for p in CATALOG}
+#: a reporting interval in seconds (bounds before the validator: after it, pydantic documents them
+#: as unknown keywords, not as JSON Schema's minimum/maximum)
+Frequency = Annotated[int, Field(ge=MIN_FREQUENCY_SECONDS, le=MAX_FREQUENCY_SECONDS), BeforeValidator(json_int)]
+#: what _check_codes enforces, in the JSON schema: catalog codes, each once
+_CODES_SCHEMA: dict[str, Any] = {"items": {"type": "string", "enum": list(PARAMETERS)}, "uniqueItems": True}
 
 
 class SensorStatus(StrEnum):
@@ -94,8 +99,10 @@ class BuildingCreate(ApiModel):
     name: str = Field(min_length=1, max_length=256)
     address: str | None = Field(default=None, max_length=512)
     timezone: str | None = Field(default=None, max_length=64)
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: float | None = Field(default=None, ge=-90, le=90, strict=True)
+    longitude: float | None = Field(default=None, ge=-180, le=180, strict=True)
+
+    model_config = with_examples({"name": "HQ", "address": "1 Main St", "timezone": "Europe/Amsterdam"})
 
 
 class RoomCreate(ApiModel):
@@ -103,13 +110,13 @@ class RoomCreate(ApiModel):
     floor: str | None = Field(default=None, max_length=32)
     description: str | None = Field(default=None, max_length=2048)
 
+    model_config = with_examples({"name": "Meeting room 2", "floor": "2"})
+
 
 class SensorCreate(ApiModel):
     name: str = Field(min_length=1, max_length=256)
-    parameters: list[str] = Field(min_length=1, max_length=len(CATALOG))
-    measurement_frequency_seconds: int = Field(
-        default=MIN_FREQUENCY_SECONDS, ge=MIN_FREQUENCY_SECONDS, le=MAX_FREQUENCY_SECONDS, strict=True
-    )
+    parameters: list[str] = Field(min_length=1, max_length=len(CATALOG), json_schema_extra=_CODES_SCHEMA)
+    measurement_frequency_seconds: Frequency = MIN_FREQUENCY_SECONDS
     status: SensorStatus = SensorStatus.active
     manufacturer: str | None = Field(default=None, max_length=256)
     model: str | None = Field(default=None, max_length=256)
@@ -120,15 +127,19 @@ class SensorCreate(ApiModel):
     def _codes(cls, codes: list[str]) -> list[str]:
         return _check_codes(codes)
 
+    model_config = with_examples(
+        {"name": "Room 2 CO2", "parameters": ["co2", "temperature"], "measurement_frequency_seconds": 300}
+    )
+
 
 class SensorUpdate(ApiModel):
     """PATCH: every field optional; an absent field is unchanged."""
 
     name: str | None = Field(default=None, min_length=1, max_length=256)
-    parameters: list[str] | None = Field(default=None, min_length=1, max_length=len(CATALOG))
-    measurement_frequency_seconds: int | None = Field(
-        default=None, ge=MIN_FREQUENCY_SECONDS, le=MAX_FREQUENCY_SECONDS, strict=True
+    parameters: list[str] | None = Field(
+        default=None, min_length=1, max_length=len(CATALOG), json_schema_extra=_CODES_SCHEMA
     )
+    measurement_frequency_seconds: Frequency | None = None
     status: SensorStatus | None = None
 
     @field_validator("parameters")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import AwareDatetime, Field
 
-from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.base import ApiModel, OutModel, with_examples
 from telemetry.models.principal import ALL_SCOPES, Principal
 
 __all__ = [
@@ -87,10 +87,15 @@ class ApiKeyCreate(ApiModel):
     """``POST /v2/api-keys``: the new key can never carry more than the calling key."""
 
     name: str = Field(min_length=1, max_length=200)
-    scopes: list[str] = Field(min_length=1, max_length=50)
+    #: the schema lists the known scopes; the refusal names the unknown ones (services.auth)
+    scopes: list[str] = Field(
+        min_length=1, max_length=50, json_schema_extra={"items": {"type": "string", "enum": [*SCOPES, ALL_SCOPES]}}
+    )
     filters: ResourceFilters = Field(default_factory=ResourceFilters)
     #: when the key stops working (must be in the future); absent: never
     expiresAt: AwareDatetime | None = None
+
+    model_config = with_examples({"name": "ingest-only", "scopes": ["data:write"], "filters": {"places": []}})
 
 
 class ApiKeyOut(OutModel):

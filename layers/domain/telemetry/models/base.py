@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,3 +24,21 @@ class Page(OutModel, Generic[T]):
 
     items: list[T]
     continuationToken: str | None = None
+
+
+def with_examples(*examples: dict[str, Any]) -> ConfigDict:
+    """A model's ``model_config`` addition carrying request examples into its JSON schema (and so
+    into shared/openapi.json, where clients see them); pydantic merges it with the base config."""
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+def json_int(value: Any) -> Any:
+    """An integer as JSON Schema has it: ``600`` and ``600.0``; not ``true``, ``"600"`` or ``600.5``.
+
+    Use as ``Annotated[int, Field(<bounds>), BeforeValidator(json_int)]`` (the bounds first, or
+    pydantic documents them as unknown keywords instead of ``minimum``/``maximum``)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be an integer")
+    return value

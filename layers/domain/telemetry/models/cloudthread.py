@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.base import ApiModel, OutModel, with_examples
 
 
 class AggFunc(StrEnum):
@@ -21,6 +21,8 @@ class AggFunc(StrEnum):
 class DataStreamCreate(ApiModel):
     name: str = Field(min_length=1, max_length=256)
     description: str | None = Field(default=None, max_length=2048)
+
+    model_config = with_examples({"name": "costs", "description": "Unit cost metrics"})
 
 
 class DataStream(OutModel):

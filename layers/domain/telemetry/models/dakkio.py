@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import ConfigDict, Field, field_validator
 
-from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.base import ApiModel, OutModel, with_examples
 from telemetry.models.metrics import NAME_PATTERN, DataType
 
 MAX_SCHEMA_KEYS = 100
@@ -33,7 +33,7 @@ _DATA_TYPES = {
 
 class ValueSpec(ApiModel):
     type: ValueType
-    required: bool = False
+    required: bool = Field(default=False, strict=True)
     unit: str | None = Field(default=None, max_length=64)
     description: str | None = Field(default=None, max_length=1024)
 
@@ -41,6 +41,8 @@ class ValueSpec(ApiModel):
 class BucketCreate(ApiModel):
     name: str = Field(min_length=1, max_length=256)
     description: str | None = Field(default=None, max_length=2048)
+
+    model_config = with_examples({"name": "Home sensors", "description": "Everything in the house"})
 
 
 class Bucket(OutModel):
@@ -56,7 +58,12 @@ class DataSourceCreate(ApiModel):
     name: str = Field(min_length=1, max_length=256)
     description: str | None = Field(default=None, max_length=2048)
     #: value key -> its type and whether it is required
-    schema_: dict[str, ValueSpec] = Field(alias="schema", min_length=1, max_length=MAX_SCHEMA_KEYS)
+    schema_: dict[str, ValueSpec] = Field(
+        alias="schema",
+        min_length=1,
+        max_length=MAX_SCHEMA_KEYS,
+        json_schema_extra={"propertyNames": {"pattern": NAME_PATTERN, "maxLength": 100}},
+    )
 
     @field_validator("schema_")
     @classmethod
@@ -72,6 +79,16 @@ class DataSourceCreate(ApiModel):
         if len(set(folded)) != len(folded):
             raise ValueError("value keys must be unique case-insensitively")
         return schema
+
+    model_config = with_examples(
+        {
+            "name": "Living room",
+            "schema": {
+                "temperature": {"type": "number", "unit": "C", "required": True},
+                "humidity": {"type": "number", "unit": "%"},
+            },
+        }
+    )
 
 
 class DataSource(OutModel):

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.base import ApiModel, OutModel, json_int, with_examples
 from telemetry.models.types import INT64_MAX, INT64_MIN, Aggregation, DataType
 
 __all__ = [
@@ -31,15 +31,15 @@ NUMERIC_TYPES = frozenset({DataType.Double, DataType.Int})
 
 
 class EnumValue(ApiModel):
-    code: int = Field(ge=INT64_MIN, le=INT64_MAX)
+    code: Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX), BeforeValidator(json_int)]
     label: str = Field(min_length=1, max_length=128)
 
 
 class ValidRange(ApiModel):
     """Inclusive bounds enforced at ingestion. Either may be omitted."""
 
-    min: float | None = Field(default=None, allow_inf_nan=False)
-    max: float | None = Field(default=None, allow_inf_nan=False)
+    min: float | None = Field(default=None, allow_inf_nan=False, strict=True)
+    max: float | None = Field(default=None, allow_inf_nan=False, strict=True)
 
     @model_validator(mode="after")
     def _ordered(self) -> ValidRange:
@@ -88,6 +88,17 @@ class MetricCreate(ApiModel):
         ):
             raise ValueError(f"defaultAggregation {self.defaultAggregation} needs a numeric, non-enum metric")
         return self
+
+    model_config = with_examples(
+        {
+            "name": "soc",
+            "displayName": "State of Charge",
+            "description": "Battery state of charge, 0-100",
+            "dataType": "Double",
+            "defaultAggregation": "Last",
+            "unitLabel": "%",
+        }
+    )
 
 
 class MetricDefinition(OutModel):

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.base import ApiModel, OutModel, with_examples
 
 
 class PlaceKind(StrEnum):
@@ -23,9 +23,11 @@ class PlaceCreate(ApiModel):
     description: str | None = Field(default=None, max_length=2048)
     address: str | None = Field(default=None, max_length=512)
     timezone: str | None = Field(default=None, max_length=64)
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: float | None = Field(default=None, ge=-90, le=90, strict=True)
+    longitude: float | None = Field(default=None, ge=-180, le=180, strict=True)
     tags: dict[str, str] = Field(default_factory=dict, max_length=50)
+
+    model_config = with_examples({"name": "Plant 7", "description": "Battery storage site"})
 
 
 class Place(OutModel):

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.base import ApiModel, OutModel, with_examples
 
 TEMPLATE_ID_PREFIX = "tmpl"
 
@@ -62,8 +62,8 @@ class Selector(ApiModel):
 class Transform(ApiModel):
     """``value * scale + offset``, applied to present values of numeric metrics."""
 
-    scale: float = 1.0
-    offset: float = 0.0
+    scale: float = Field(default=1.0, strict=True)
+    offset: float = Field(default=0.0, strict=True)
 
 
 class TimestampSpec(ApiModel):
@@ -245,6 +245,19 @@ class TemplateCreate(ApiModel):
     def _tags(cls, tags: list[str]) -> list[str]:
         _check_tags(tags)
         return tags
+
+    model_config = with_examples(
+        {
+            "name": "Acme Telemetry v1",
+            "target": "ThingData",
+            "format": "JsonPointer",
+            "spec": {
+                "recordsPointer": "/readings",
+                "timestamp": {"source": {"pointer": "/ts"}, "format": "iso8601"},
+                "mappings": [{"metricId": "mdef_voltage", "source": {"pointer": "/v"}}],
+            },
+        }
+    )
 
 
 class TemplateUpdate(ApiModel):

@@ -48,7 +48,7 @@ class PropertyDefinition(ApiModel):
     description: str | None = Field(default=None, max_length=2048)
     unit: str | None = Field(default=None, max_length=64)
     valueType: ValueType = ValueType.string
-    required: bool = False
+    required: bool = Field(default=False, strict=True)
     constraints: list[Constraint] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")

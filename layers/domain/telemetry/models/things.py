@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field, RootModel
 
 from telemetry.limits import MAX_BULK_THINGS
-from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.base import ApiModel, OutModel, with_examples
 from telemetry.models.places import PlaceKind
 
 Scalar = str | int | float | bool
@@ -21,9 +21,21 @@ class ThingCreate(ApiModel):
     manufacturer: str | None = Field(default=None, max_length=256)
     model: str | None = Field(default=None, max_length=256)
     serialNumber: str | None = Field(default=None, max_length=256)
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: float | None = Field(default=None, ge=-90, le=90, strict=True)
+    longitude: float | None = Field(default=None, ge=-180, le=180, strict=True)
     properties: dict[str, Scalar] = Field(default_factory=dict, max_length=200)
+
+    model_config = with_examples(
+        {
+            "thingName": "Battery A1",
+            "thingType": "Battery",
+            "thingDescription": "Rack 1, slot A1",
+            "manufacturer": "Aerovy",
+            "model": "AVY-100",
+            "latitude": 37.7749,
+            "longitude": -122.4194,
+        }
+    )
 
 
 class ThingBulkCreate(RootModel[Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_BULK_THINGS)]]):
