@@ -222,6 +222,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
     except StackNotFoundError as exc:
         print(f"{exc}; start one with `make run PORT=<port>`.", file=sys.stderr)
         return 2
+    if state is None:
+        print("No local stack runs; start one with `make run`.", file=sys.stderr)
+        return 2
     os.environ.update(runtime_environment(state["endpoint_url"]))
     os.environ.update(state.get("environment") or {})
     import time

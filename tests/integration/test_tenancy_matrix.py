@@ -42,8 +42,7 @@ import orjson
 import pytest
 
 from tests.integration.conftest import Answer, Platform, drain
-from tests.support import integrations_template
-from tests.support import assert_documented_answer, openapi_document
+from tests.support import assert_documented_answer, integrations_template, openapi_document
 
 WEBHOOK_SECRET = "tm-webhook-secret"
 T0 = "2024-06-21T08:00:00Z"
