@@ -288,6 +288,33 @@ class BaseClient(Generic[R, P]):
     def revoke_api_key(self, key_id: str) -> R:
         return self._call("revoke_api_key", {"keyId": key_id})
 
+    # --- integrations ---
+
+    def create_integration(self, body: m.IntegrationIn) -> R:
+        return self._call("create_integration", body=body)
+
+    def get_integration(self, integration_id: str) -> R:
+        return self._call("get_integration", {"integrationId": integration_id})
+
+    def list_integrations(self, page_limit: int = 100) -> P:
+        return self.paginate("list_integrations", pageLimit=page_limit)
+
+    def replace_integration(self, integration_id: str, body: m.IntegrationIn) -> R:
+        return self._call("replace_integration", {"integrationId": integration_id}, body=body)
+
+    def delete_integration(self, integration_id: str) -> R:
+        return self._call("delete_integration", {"integrationId": integration_id})
+
+    def start_integration_run(self, integration_id: str) -> R:
+        return self._call("start_integration_run", {"integrationId": integration_id})
+
+    def list_integration_runs(self, integration_id: str, page_limit: int = 20) -> P:
+        return self.paginate("list_integration_runs", {"integrationId": integration_id}, pageLimit=page_limit)
+
+    def send_integration_webhook(self, integration_id: str, body: Any) -> R:
+        """What a provider sends; the signature headers are the caller's (docs/integrations.md)."""
+        return self._call("send_integration_webhook", {"integrationId": integration_id}, body=body)
+
     # --- dakkio: buckets and data sources, one point ---
 
     def create_bucket(self, body: m.BucketCreate) -> R:

@@ -100,6 +100,24 @@ class ApiKeyCreate(TypedDict, total=False):
     expiresAt: str | None
 
 
+class IntegrationResource(TypedDict):
+    externalId: str
+    thingId: str
+
+
+class IntegrationIn(TypedDict, total=False):
+    """An integration (docs/integrations.md): ``credentials`` are write-only."""
+
+    name: Required[str]
+    provider: Required[str]
+    templateId: Required[str]
+    connection: dict[str, Any]
+    credentials: dict[str, Any]
+    enabled: bool
+    resources: list[IntegrationResource]
+    scheduleMinutes: int
+
+
 class Frame(TypedDict):
     """One reading: event time in Unix epoch milliseconds (UTC), metric name -> scalar."""
 
@@ -192,6 +210,12 @@ class DakkioPoint(TypedDict):
     values: dict[str, Scalar]
     timestamp: NotRequired[str]
     metadata: NotRequired[Json]
+
+
+class DakkioPointIn(DakkioPoint):
+    """The body of ``POST /api/data``: a point and its bucket (``dakkio_ingest`` adds it)."""
+
+    bucketId: str
 
 
 class CloudthreadItem(TypedDict):

@@ -110,13 +110,25 @@ ROUTES: dict[str, Route] = {
         Route("list_api_keys", "GET", "/v2/api-keys", query=PAGE, items="items"),
         Route("get_api_key", "GET", "/v2/api-keys/{keyId}"),
         Route("revoke_api_key", "DELETE", "/v2/api-keys/{keyId}"),
+        # integrations
+        Route("create_integration", "POST", "/v2/integrations", m.IntegrationIn),
+        Route("list_integrations", "GET", "/v2/integrations", query=PAGE, items="items"),
+        Route("get_integration", "GET", "/v2/integrations/{integrationId}"),
+        Route("replace_integration", "PUT", "/v2/integrations/{integrationId}", m.IntegrationIn),
+        Route("delete_integration", "DELETE", "/v2/integrations/{integrationId}"),
+        Route("start_integration_run", "POST", "/v2/integrations/{integrationId}/runs"),
+        Route(
+            "list_integration_runs", "GET", "/v2/integrations/{integrationId}/runs", query=("pageLimit",), items="items"
+        ),
+        # what a provider sends (authenticated by its signature, not a key)
+        Route("send_integration_webhook", "POST", "/v2/integrations/{integrationId}/webhook", Any, auth="none"),
         # dakkio: operator side, then the dialect (the platform key as X-API-Key)
         Route("create_bucket", "POST", "/v2/buckets", m.BucketCreate),
         Route("list_buckets", "GET", "/v2/buckets", query=PAGE, items="items"),
         Route("get_bucket", "GET", "/v2/buckets/{bucketId}"),
         Route("create_data_source", "POST", "/v2/buckets/{bucketId}/data-sources", m.DataSourceCreate),
         Route("list_data_sources", "GET", "/v2/buckets/{bucketId}/data-sources", query=PAGE, items="items"),
-        Route("dakkio_ingest", "POST", "/api/data", m.DakkioPoint),
+        Route("dakkio_ingest", "POST", "/api/data", m.DakkioPointIn),
         Route("dakkio_ingest_batch", "POST", "/api/data/batch", list[m.DakkioPoint]),
         Route(
             "dakkio_query",

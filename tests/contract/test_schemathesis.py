@@ -107,6 +107,8 @@ STATE_DEPENDENT = {
     ("POST", "/v2/definitions/thing-types"): "metricIds must exist",
     ("POST", "/v2/definitions/thing-types/{thingTypeId}/versions"): "metricIds must exist",
     ("POST", "/v2/sites/{placeId}/things"): "thingTypeId must exist",
+    ("POST", "/v2/integrations"): "templateId must be an Integrations template of the organization",
+    ("PUT", "/v2/integrations/{integrationId}"): "templateId must be an Integrations template of the organization",
     ("POST", "/v2/fleets/{placeId}/things"): "thingTypeId must exist",
     ("POST", "/v2/buckets/{bucketId}/data-sources"): "schema keys must be unique case-insensitively",
     # a metric's aggregation must suit its data type
@@ -281,6 +283,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "/v2/templates": ("POST", "/v2/templates"),
     "/v2/transactions": ("GET", "/v2/transactions"),
     "/v2/api-keys": ("POST", "/v2/api-keys"),
+    "/v2/integrations": ("GET", "/v2/integrations"),
     "/v2/buckets": ("POST", "/v2/buckets"),
     "/v2/data-streams": ("POST", "/v2/data-streams"),
     "/v2/buildings": ("POST", "/v2/buildings"),
