@@ -23,7 +23,12 @@ pytestmark = [
 
 # What moto's CloudFormation does not implement: these resources are skipped, so not rehearsed
 # (docs/operations.md, "Deploy rehearsal"). A new type here must be added there too.
-MOTO_LACKS = {"AWS::ApiGateway::Account", "AWS::ApiGateway::Stage", "AWS::CloudWatch::Alarm"}
+MOTO_LACKS = {
+    "AWS::ApiGateway::Account",
+    "AWS::ApiGateway::Stage",
+    "AWS::CloudWatch::Alarm",
+    "AWS::Scheduler::ScheduleGroup",
+}
 
 
 @pytest.fixture(scope="module")
