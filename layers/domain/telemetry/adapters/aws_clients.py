@@ -23,3 +23,12 @@ def aws_client(service: str, **kwargs: Any) -> Any:
 
     with CLIENT_LOCK:
         return boto3.client(service, **kwargs)  # type: ignore[call-overload]
+
+
+def error_code(exc: BaseException) -> str:
+    """A botocore ``ClientError``'s error code (``""`` if it names none), else the exception's
+    type name: what an adapter's ``Unavailable`` message may say without quoting the request."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return type(exc).__name__

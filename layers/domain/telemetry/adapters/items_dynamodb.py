@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from telemetry.adapters.aws_clients import CLIENT_LOCK, aws_client
+from telemetry.adapters.aws_clients import CLIENT_LOCK, aws_client, error_code
 from telemetry.cursor import decode_cursor, encode_cursor
 from telemetry.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from telemetry.ports.definitions import Expect, Item, Stored
@@ -231,5 +231,5 @@ def _condition_error(item: Item) -> Exception:
 
 
 def _unavailable(exc: Exception) -> Unavailable:
-    code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+    code = error_code(exc)
     return Unavailable(f"the definitions store failed ({code})")

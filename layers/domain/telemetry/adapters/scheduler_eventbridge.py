@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from telemetry.adapters.aws_clients import CLIENT_LOCK, aws_client
+from telemetry.adapters.aws_clients import CLIENT_LOCK, aws_client, error_code
 from telemetry.errors import Unavailable
 
 _NAME = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
@@ -70,7 +70,7 @@ class EventBridgePullScheduler:
             try:
                 self.client.create_schedule(**params)
             except ClientError as exc:
-                if _code(exc) != "ConflictException":
+                if error_code(exc) != "ConflictException":
                     raise
                 self.client.update_schedule(**params)
         except (ClientError, BotoCoreError) as exc:
@@ -80,16 +80,11 @@ class EventBridgePullScheduler:
         try:
             self.client.delete_schedule(Name=schedule_name(org_id, integration_id), GroupName=self.group)
         except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise _unavailable(exc) from exc
         except BotoCoreError as exc:
             raise _unavailable(exc) from exc
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def _unavailable(exc: Exception) -> Unavailable:
-    code = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-    return Unavailable(f"the scheduler failed ({code})")
+    return Unavailable(f"the scheduler failed ({error_code(exc)})")

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from telemetry.adapters.aws_clients import CLIENT_LOCK, aws_client
+from telemetry.adapters.aws_clients import CLIENT_LOCK, aws_client, error_code
 from telemetry.errors import NotFound, Unavailable
 
 
@@ -38,7 +38,7 @@ class SecretsManagerStore:
             try:
                 out = self.client.create_secret(Name=name, SecretString=text)
             except ClientError as exc:
-                if _code(exc) != "ResourceExistsException":
+                if error_code(exc) != "ResourceExistsException":
                     raise
                 out = self.client.put_secret_value(SecretId=name, SecretString=text)
         except (ClientError, BotoCoreError) as exc:
@@ -49,7 +49,7 @@ class SecretsManagerStore:
         try:
             out = self.client.get_secret_value(SecretId=arn)
         except ClientError as exc:
-            if _code(exc) == "ResourceNotFoundException":
+            if error_code(exc) == "ResourceNotFoundException":
                 raise NotFound("the integration's credentials are not set") from None
             raise _unavailable(exc) from None
         except BotoCoreError as exc:
@@ -63,17 +63,12 @@ class SecretsManagerStore:
         try:
             self.client.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
         except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise _unavailable(exc) from None
         except BotoCoreError as exc:
             raise _unavailable(exc) from None
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def _unavailable(exc: Exception) -> Unavailable:
     # ``from None`` at every raise: the ClientError's message may quote the request
-    code = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-    return Unavailable(f"the secret store failed ({code})")
+    return Unavailable(f"the secret store failed ({error_code(exc)})")
