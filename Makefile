@@ -9,13 +9,14 @@ PORT ?= 3000
 ORG ?= default
 SCOPES ?=
 
-.PHONY: help install run key test unit integration e2e contract lint format cfn-lint bench load fuzz openapi clean
+.PHONY: help install run key test unit integration e2e contract lint format cfn-lint bench bench-compare load fuzz openapi clean
 
 help:
 	@echo "make run        start the local stack on http://127.0.0.1:$(PORT) (PORT= overrides)"
 	@echo "make test       install what is needed, lint, and run the whole suite"
 	@echo "make key ORG=<name> [SCOPES=a,b] [PLACES=id,..] [THINGS=id,..]   issue an API key on the stack of PORT (STACK=<name>: the deployed one)"
-	@echo "make bench      print performance figures next to their targets"
+	@echo "make bench      print performance figures next to their targets; fails if one misses (bench/results.json)"
+	@echo "make bench-compare [BASE=<git ref>]   the change of each figure against the run before (or BASE's results)"
 	@echo "make lint       ruff, mypy, cfn-lint, import-linter (layers), vulture (dead code), deptry (dependencies)"
 	@echo "make openapi    regenerate shared/openapi.json from the handlers"
 
@@ -62,8 +63,13 @@ format: $(STAMP)
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml -a cfn_lint_serverless.rules
 
+# every bench runs (the figures of all are written), then the target fails if any figure missed
 bench: $(STAMP)
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@failed=""; for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || failed="$$failed $$b"; done; \
+	if [ -n "$$failed" ]; then echo "figures MISS their target in:$$failed"; exit 1; fi
+
+bench-compare: $(STAMP)
+	@$(BIN)/python bench/compare.py $(BASE)
 
 load: $(STAMP)
 	$(BIN)/pytest -q -m slow tests
