@@ -168,7 +168,32 @@ def test_a_stale_concurrent_writer_loses_to_the_one_that_saw_more(ddb: Any) -> N
         KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
         ExpressionAttributeValues={":pk": {"S": f"{ORG}#{KIND.value}#{series}"}, ":m": {"S": "M#"}},
     )["Items"]
-    assert [i["n"]["N"] for i in minute_items] == ["3"]
+    # fingerprint: winning version + 1 of each (time, measure): (1 + 1) + (3 + 1) + (2 + 1); A saw 5
+    assert [i["n"]["N"] for i in minute_items] == ["9"]
+
+
+def test_superseded_items_are_compacted_and_rows_do_not_change(ddb: Any) -> None:
+    series = f"s{next(_series)}"
+    store = DynamoDbReadingStore(TABLE, client=ddb)
+    d, i = Measure(DataType.Double, 1.0), Measure(DataType.Int, 5)
+    store.write([Record(ORG, KIND, series, 1000, {"d": d, "i": i}, 1), Record(ORG, KIND, series, 2000, {"d": d}, 1)])
+    # version 2 replaces both measures of time 1000: version 1 there is dead; version 3 at 2000
+    # sends another metric only: version 1 at 2000 still holds the only "d"
+    store.write([Record(ORG, KIND, series, 1000, {"d": Measure(DataType.Double, 2.0), "i": i}, 2)])
+    store.write([Record(ORG, KIND, series, 2000, {"i": i}, 3)])
+    time_items = ddb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :t)",
+        ExpressionAttributeValues={":pk": {"S": f"{ORG}#{KIND.value}#{series}"}, ":t": {"S": "T#"}},
+    )["Items"]
+    assert sorted((int(x["t"]["N"]), int(x["v"]["N"])) for x in time_items) == [(1000, 2), (2000, 1), (2000, 3)]
+    rows, _ = store.history(ORG, KIND, series, 0, 10_000)
+    assert [{k: m.value for k, m in r.measures.items()} for r in rows] == [{"d": 2.0, "i": 5}, {"d": 1.0, "i": 5}]
+    # a late redelivery of the dead item re-adds it; it loses on every read and is compacted again
+    store.write([Record(ORG, KIND, series, 1000, {"d": d, "i": i}, 1)])
+    assert store.history(ORG, KIND, series, 0, 10_000)[0] == rows
+    sums = store.aggregate(ORG, KIND, series, 0, MINUTE_MS, MINUTE_MS, {"d": Aggregation.Sum, "i": Aggregation.Sum})
+    assert [dict(r.values) for r in sums] == [{"d": 3.0, "i": 10}]
 
 
 def test_aggregates_read_rollups_and_raw_items_only_at_the_unaligned_edges(ddb: Any) -> None:

@@ -210,9 +210,41 @@ _FINER = {MINUTE_MS: None, HOUR_MS: MINUTE_MS, DAY_MS: HOUR_MS}
 
 
 def rollup_sk(grain: int, bucket: int, seen: int) -> str:
-    """Minute items carry the raw-item count they were computed from (see ``_update_rollups``)."""
+    """Minute items carry the fingerprint they were computed from (see ``_update_rollups``)."""
     prefix = _GRAIN_PREFIX[grain]
-    return f"{prefix}#{bucket:015d}#{seen:010d}" if grain == MINUTE_MS else f"{prefix}#{bucket:015d}"
+    return f"{prefix}#{bucket:015d}#{seen:025d}" if grain == MINUTE_MS else f"{prefix}#{bucket:015d}"
+
+
+def fingerprint(raw: Sequence[Item]) -> tuple[int, list[Item]]:
+    """The fingerprint of the time items of one bucket, and those of them that are dead.
+
+    Fingerprint: the sum, over every (time, measure), of its winning version + 1. A write that
+    changes a stored value raises it (a new measure adds at least 1, a higher version raises a
+    winner); a redelivery, a lower version and the removal of a dead item leave it unchanged.
+    So of two consistent reads of the same bucket, the later one's fingerprint is >= the
+    earlier's, and equal only if every winner, hence every summary, is the same.
+
+    Dead: an item whose every measure and dimension has a higher version at its time; no read
+    can ever show its values, so it can be deleted (compaction) without changing any row.
+    """
+    winners: dict[tuple[str, str, str], int] = {}
+    for item in raw:
+        version, time = int(item["v"]["N"]), item["t"]["N"]
+        for part in ("m", "d"):
+            for name in item.get(part, {}).get("M", {}):
+                key = (time, part, name)
+                winners[key] = max(winners.get(key, -1), version)
+    seen = sum(v + 1 for (_, part, _), v in winners.items() if part == "m")
+    dead = [
+        item
+        for item in raw
+        if all(
+            winners[(item["t"]["N"], part, name)] > int(item["v"]["N"])
+            for part in ("m", "d")
+            for name in item.get(part, {}).get("M", {})
+        )
+    ]
+    return seen, dead
 
 
 def _encode_measure(measure: Measure) -> Item:
@@ -299,9 +331,11 @@ class DynamoDbReadingStore:
         base_delay: float = 0.05,
         sleep: Callable[[float], None] = _time.sleep,
         rollups: bool = True,
+        compact: bool = True,
     ) -> None:
         self.table_name = table_name
         self.rollups = rollups
+        self.compact = rollups and compact
         self._client = client
         self._max_attempts = max_attempts
         self._base_delay = base_delay
@@ -370,11 +404,13 @@ class DynamoDbReadingStore:
 
         Each bucket is recomputed from what is stored beneath it (never adjusted by deltas), so a
         replaced value is counted once and a redelivery recomputes the same summary. Concurrent
-        writers are ordered by a monotone fingerprint, ``n``: the number of raw items a summary was
-        computed from (they are never deleted, so a later consistent read sees at least as many):
+        writers are ordered by a monotone fingerprint, ``n`` (:func:`fingerprint`: a later
+        consistent read of a bucket never has a smaller one, and an equal one means the same
+        values):
 
         * minute: the raw items of the touched minutes (one consistent Query per span of touched
-          minutes); the summary is written with BatchWriteItem under ``sk = M#{minute}#{n}``, so a
+          minutes; the dead ones among them are deleted: compaction, bounded to what the write
+          touched); the summary is written with BatchWriteItem under ``sk = M#{minute}#{n}``, so a
           stale writer adds an item with a smaller ``n`` that loses on every read (the raw
           layer's trick: no condition needed); the hour step deletes such items;
         * hour: the minute items of the touched hours (the greatest ``n`` of each minute), put
@@ -390,15 +426,18 @@ class DynamoDbReadingStore:
             pk = series_pk(record.org_id, record.kind, record.series_id)
             touched.setdefault(pk, (record, set()))[1].add(record.time - record.time % MINUTE_MS)
         puts: list[_Entry] = []
+        dead: list[Item] = []
         for pk, (sample, minutes) in touched.items():
-            puts.extend(self._rollup_minutes(pk, sample, minutes))
+            puts.extend(self._rollup_minutes(pk, sample, minutes, dead))
         self._put_rollups(puts)  # every series' minutes in shared batches of 25
+        if dead and self.compact:
+            self._delete(dead)
         for pk, (_, minutes) in touched.items():
             hours = {m - m % HOUR_MS for m in minutes}
             self._rollup_coarse(pk, HOUR_MS, hours)
             self._rollup_coarse(pk, DAY_MS, {h - h % DAY_MS for h in hours})
 
-    def _rollup_minutes(self, pk: str, sample: Record, minutes: set[int]) -> list[_Entry]:
+    def _rollup_minutes(self, pk: str, sample: Record, minutes: set[int], dead: list[Item]) -> list[_Entry]:
         org, kind, series = sample.org_id, sample.kind, sample.series_id
         puts: list[_Entry] = []
         for lo, hi in _spans(minutes, MINUTE_MS, HOUR_MS):
@@ -410,7 +449,9 @@ class DynamoDbReadingStore:
             for minute, raw in items.items():
                 rows = (record for record, _ in self._merged(org, kind, series, iter(raw)))
                 summaries = summarize(rows, minute, minute + MINUTE_MS, MINUTE_MS).get(minute, {})
-                puts.append(_Entry(-1, self._rollup_item(pk, MINUTE_MS, minute, len(raw), summaries)))
+                seen, superseded = fingerprint(raw)
+                dead.extend(superseded)
+                puts.append(_Entry(-1, self._rollup_item(pk, MINUTE_MS, minute, seen, summaries)))
         return puts
 
     def _rollup_coarse(self, pk: str, grain: int, buckets: set[int]) -> None:
