@@ -227,3 +227,33 @@ def test_aggregates_read_rollups_and_raw_items_only_at_the_unaligned_edges(ddb: 
         (DAY_MS, DAY_MS, 2 * DAY_MS),
     ]
     assert rollup_plan(0, 10 * MINUTE_MS, 90_000) == [(None, 0, 10 * MINUTE_MS)]  # no grain divides 90 s
+
+
+def test_retention_expires_raw_items_through_ttl_and_rollups_stay(ddb: Any) -> None:
+    series = f"s{next(_series)}"
+    now_s = 40 * 86_400
+    store = DynamoDbReadingStore(TABLE, client=ddb, retention_days={"other": 7, "*": 30}, now=lambda: now_s)
+    day = 20 * DAY_MS  # 20 days ago: inside 30 days
+    fresh = [Record(ORG, KIND, series, day + i * MINUTE_MS, {"d": Measure(DataType.Double, 2.0)}, 1) for i in range(3)]
+    too_old = Record(ORG, KIND, series, 9 * DAY_MS, {"d": Measure(DataType.Double, 9.0)}, 1)  # 31 days ago
+    rejected = store.write([*fresh, too_old])
+    assert [(r.index, r.retryable) for r in rejected] == [(3, False)]
+    assert "retention of 30 days" in rejected[0].reason
+    items = ddb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"{ORG}#{KIND.value}#{series}"}},
+    )["Items"]
+    raw = [i for i in items if i["sk"]["S"].startswith("T#")]
+    assert len(raw) == 3  # raw items expire 30 days after their own time
+    assert all(i["x"]["N"] == str(int(i["t"]["N"]) // 1000 + 30 * 86_400) for i in raw)
+    assert {i["sk"]["S"][:1] for i in items if "x" not in i} == {"M", "H", "D"}  # rollups never do
+    # When DynamoDB's TTL removes the raw items
+    for item in items:
+        if item["sk"]["S"].startswith("T#"):
+            ddb.delete_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]})
+    # Then history is empty and the aggregates of whole minutes, hours and days still answer
+    assert store.history(ORG, KIND, series, 0, 50 * DAY_MS)[0] == []
+    for interval in (MINUTE_MS, HOUR_MS, DAY_MS):
+        rows = store.aggregate(ORG, KIND, series, day, day + DAY_MS, interval, {"d": Aggregation.Sum})
+        assert sum(r.values["d"] for r in rows) == 6.0, interval

@@ -332,8 +332,12 @@ class DynamoDbReadingStore:
         sleep: Callable[[float], None] = _time.sleep,
         rollups: bool = True,
         compact: bool = True,
+        retention_days: Mapping[str, float] | None = None,
+        now: Callable[[], float] = _time.time,
     ) -> None:
         self.table_name = table_name
+        self.retention_days = dict(retention_days or {})
+        self._now = now
         self.rollups = rollups
         self.compact = rollups and compact
         self._client = client
@@ -379,7 +383,13 @@ class DynamoDbReadingStore:
                     "sk": {"S": time_sk(record.time, record.version)},
                     **_attributes(record),
                 }
-                if item_size(item) > MAX_ITEM_BYTES:
+                days = self._retention(record.org_id)
+                if days is not None:
+                    expires = record.time // 1000 + int(days * 86_400)
+                    if expires < self._now() + 60:
+                        problem = f"time is older than the organization's retention of {days:g} days"
+                    item["x"] = {"N": str(expires)}  # the table's TTL attribute; rollup items have none
+                if problem is None and item_size(item) > MAX_ITEM_BYTES:
                     problem = "record is larger than DynamoDB's 400 KB item limit"
             if problem:
                 rejected.append(RejectedRecord(index, problem, retryable=False))
@@ -396,6 +406,9 @@ class DynamoDbReadingStore:
             refused = {r.index for r in rejected}
             self._update_rollups([r for i, r in enumerate(records) if i not in refused])
         return sorted(rejected, key=lambda r: r.index)
+
+    def _retention(self, org_id: str) -> float | None:
+        return self.retention_days.get(org_id, self.retention_days.get("*"))
 
     # --- rollups ------------------------------------------------------------------------------
 
