@@ -10,7 +10,11 @@ keys can never collide and every key starts with the organization).
   and ``d`` (M of S, custom dimensions; omitted when empty);
 * no separate latest item: the latest row is the merge of the items of the greatest time, read
   with one descending Query (see "Per-metric upserts" below). Tables written by earlier releases
-  hold a ``sk = LATEST`` item per series; it sorts after every ``T#`` key, so no query reads it.
+  hold a ``sk = LATEST`` item per series; it sorts after every ``T#`` key, so no query reads it;
+* **rollup items** (issue 11): ``sk = M#{minute}#{fingerprint}``, ``H#{hour}``, ``D#{day}`` with
+  ``n`` (N, the fingerprint) and ``s`` (M: metric -> summary); they sort before ``T#``. See
+  ``_update_rollups`` and docs/performance.md, "Rollups". With a retention
+  (``retention_days``) time items carry ``x``, the table's TTL attribute; rollup items never do.
 
 Measures are stored typed with the low-level client, so no ``Decimal`` is involved: Int is ``N``
 from ``str(int)`` and reads back with ``int()``; Double is ``N`` from ``repr(float)`` (the shortest
@@ -50,10 +54,11 @@ The costs, honestly: an item whose every measure is superseded stays in the tabl
 cost only when a client resends the same metrics for a time; a compaction job could reclaim
 it: an item is dead once each of its measures has a higher version at its time), and readers
 read and drop it. An item of a per-metric upsert is not dead: it holds the only value of its
-metrics, and a reader reads both items of that time. Writes stay at
+metrics, and a reader reads both items of that time. The time items take
 ``ceil(n / 25)`` BatchWriteItem calls (UnprocessedItems are retried with exponential backoff and
-jitter) and nothing else: no latest item to move (a per-metric merge cannot be expressed as one
-conditional put; see docs/performance.md, "Per-metric upserts", for the costs).
+jitter), no latest item to move (a per-metric merge cannot be expressed as one conditional put;
+see docs/performance.md, "Per-metric upserts"); the rollups then cost a bounded number of calls
+per touched bucket ("Rollups" there). Dead items of the touched minutes are deleted (compaction).
 
 Failures: throttling that outlasts botocore's retries, a missing table, connection errors and
 any other ClientError/BotoCoreError become :class:`telemetry.errors.Unavailable`. A
