@@ -9,7 +9,7 @@ PORT ?= 3000
 ORG ?= default
 SCOPES ?=
 
-.PHONY: help install run key test unit integration e2e contract lint format cfn-lint bench load fuzz openapi clean build build-native build-test build-python rehearse pull
+.PHONY: help install run key test unit integration e2e contract lint format cfn-lint bench bench-compare load fuzz openapi clean build build-native build-test build-python rehearse pull
 
 # `make build`: `sam build` for Lambda's python3.12 on arm64, on any x86_64 or arm64 machine, without Docker.
 # SAM needs a python3.12: BUILD_PYTHON if given, else python3.12 on PATH, else the newest 3.12 under pyenv.
@@ -29,7 +29,8 @@ help:
 	@echo "make test       install what is needed, lint, and run the whole suite"
 	@echo "make key ORG=<name> [SCOPES=a,b] [PLACES=id,..] [THINGS=id,..]   issue an API key on the stack of PORT (STACK=<name>: the deployed one)"
 	@echo "make pull INTEGRATION=intg_...   run one pull step of an integration now, on the stack of PORT"
-	@echo "make bench      print performance figures next to their targets"
+	@echo "make bench      print performance figures next to their targets; fails if one misses (bench/results.json)"
+	@echo "make bench-compare [BASE=<git ref>]   the change of each figure against the run before (or BASE's results)"
 	@echo "make lint       ruff, mypy, cfn-lint, import-linter (layers), vulture (dead code), deptry (dependencies)"
 	@echo "make openapi    regenerate shared/openapi.json from the handlers"
 
@@ -88,9 +89,14 @@ $(BENCH_RUNTIME)/.installed: $(BUILD_STAMP)
 	$(BUILD_VENV)/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash $(BENCH_RUNTIME)
 	@touch $@
 
+# every bench runs (the figures of all are written), then the target fails if any figure missed
 bench: $(STAMP) $(BENCH_RUNTIME)/.installed
 	$(if $(filter aarch64,$(shell uname -m)),$(MAKE) build,$(MAKE) build-native)
-	@rc=0; for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || rc=1; done; exit $$rc
+	@failed=""; for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || failed="$$failed $$b"; done; \
+	if [ -n "$$failed" ]; then echo "figures MISS their target in:$$failed"; exit 1; fi
+
+bench-compare: $(STAMP)
+	@$(BIN)/python bench/compare.py $(BASE)
 
 load: $(STAMP)
 	$(BIN)/pytest -q -m slow tests

@@ -32,7 +32,7 @@ import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))  # the bench helpers beside this script
-from _harness import median_pair, verdict
+from _harness import Bench, paired
 
 RECORDS = 50_000
 DEVICES = 500
@@ -170,23 +170,36 @@ def run(repeats: int) -> int:
     message_bytes = len(batch.to_bytes())
     expected_messages = math.ceil(message_bytes / DEFAULT_MAX_MESSAGE_BYTES)
 
-    floor_s, subject_s = median_pair(floor, subject, repeats)
-    ratio = floor_s / subject_s
+    runs = max(repeats, 7)
+    pair = paired(floor, subject, runs=runs, warmup=0)
     total = waiting()
-    ok_messages = first_page == expected_messages and total == (repeats + 1) * expected_messages
     print(
         f"GetFeed page {len(page_bytes) / 1e6:.1f} MB, {RECORDS:,} StatusData -> {report.readingsWritten:,} readings "
         f"({report.metricValuesWritten:,} values) of {len(mapped.groups)} things"
     )
-    print(
-        f"map + enqueue {subject_s * 1000:7.1f} ms ({RECORDS / subject_s:,.0f} records/s) | floor {floor_s * 1000:7.1f} ms "
-        f"| ratio {ratio:.3f} (target >= {TARGET}) {verdict(ratio, TARGET)}"
+    bench = Bench("bench_integrations")
+    bench.ratio(
+        "Geotab GetFeed page of 50,000 StatusData: parse + map_records + SqsReadingQueue.enqueue vs by hand",
+        pair,
+        at_least=TARGET,
+        detail=f"{RECORDS / pair.subject.median:,.0f} records/s",
     )
-    print(
-        f"SQS messages per page {first_page} ({total} after {repeats + 1} pages) for {message_bytes:,} message bytes: "
-        f"ceil(bytes / 256 KiB) = {expected_messages} {'MEETS' if ok_messages else 'MISSES'}"
+    bench.figure(
+        "SQS messages for one page",
+        first_page,
+        "messages",
+        at_most=expected_messages,
+        detail=f"ceil({message_bytes:,} message bytes / 256 KiB) = {expected_messages}",
     )
-    return 0 if ratio >= TARGET and ok_messages else 1
+    bench.figure(
+        "SQS messages after every timed page",
+        total,
+        "messages",
+        at_most=(runs + 1) * expected_messages,
+        detail=f"{runs + 1} pages x {expected_messages}",
+    )
+    bench.finish()
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Store calls per 1000 readings written through the writer, on moto, next to their targets.
 
-Run: ``.venv/bin/python bench/bench_writer.py [readings] [series]``. Not a test: it prints figures.
-Calls are counted with botocore ``before-call`` event hooks, i.e. real SDK calls (retries of a
-throttled call would not show on moto).
+Run: ``.venv/bin/python bench/bench_writer.py [readings] [series]``. Not a test: it prints figures
+(through the shared harness: exit 1 on a miss). Calls are counted with botocore
+``provide-client-params`` event hooks, i.e. real SDK calls (retries of a throttled call would
+not show on moto), and split into the raw items' calls and the rollups' (issue 11.4).
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from telemetry.adapters.reading_rules import DAY_MS, HOUR_MS, MINUTE_MS
 from telemetry.adapters.readings_dynamodb import DynamoDbReadingStore
 from telemetry.adapters.readings_timestream import TimestreamReadingStore
 from telemetry.models.metrics import DataType
 from telemetry.models.readings import AcceptedBatch, Measure, Record, SeriesKind
 from telemetry.ports.readings import ReadingStore
 from telemetry.services.writer import process_sqs_record
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import Bench
 
 
 def message(readings: int, series: int, version: int = 1_700_000_000_000_000, other_metric: bool = False) -> str:
@@ -43,9 +48,29 @@ def message(readings: int, series: int, version: int = 1_700_000_000_000_000, ot
 
 
 def counted(client: Any, service: str) -> Counter[str]:
+    """Calls by operation; BatchWriteItem split into ``BatchWriteItem`` (time items) and ``rollup BatchWriteItem``."""
     calls: Counter[str] = Counter()
-    client.meta.events.register(f"before-call.{service}.*", lambda model, **_: calls.update([model.name]))
+
+    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+        name = model.name
+        if name == "BatchWriteItem":
+            requests = next(iter(params["RequestItems"].values()))
+            key = (requests[0].get("PutRequest", {}).get("Item") or requests[0]["DeleteRequest"]["Key"])["sk"]["S"]
+            name = name if key.startswith("T#") else "rollup BatchWriteItem"
+        calls.update([name])
+
+    client.meta.events.register(f"provide-client-params.{service}.*", count)
     return calls
+
+
+def rollup_target(readings: int, series: int) -> int:
+    """Rollup calls of one message: minute items in batches of 25; per series 3 Queries (raw items,
+    minutes, hours; one span each here) and one conditional PutItem per touched hour and day."""
+    times = [(1_700_000_000_000 + i * 1000, i % series) for i in range(readings)]
+    minutes = {(s, t // MINUTE_MS) for t, s in times}
+    hours = {(s, t // HOUR_MS) for t, s in times}
+    days = {(s, t // DAY_MS) for t, s in times}
+    return math.ceil(len(minutes) / 25) + 3 * series + len(hours) + len(days)
 
 
 def run(store: ReadingStore, body: str) -> float:
@@ -55,7 +80,7 @@ def run(store: ReadingStore, body: str) -> float:
     return time.perf_counter() - started
 
 
-def bench_dynamodb(readings: int, series: int) -> None:
+def bench_dynamodb(bench: Bench, readings: int, series: int) -> None:
     ddb = boto3.client("dynamodb", region_name="us-east-1")
     ddb.create_table(
         TableName="readings",
@@ -71,21 +96,41 @@ def bench_dynamodb(readings: int, series: int) -> None:
     body = message(readings, series)
     elapsed = run(store, body)
     batch_target = math.ceil(readings / 25)
-    print(f"DynamoDB   {readings} readings, {series} series  ({elapsed * 1000:.0f} ms on moto)")
-    print(f"  BatchWriteItem       {calls['BatchWriteItem']:>5}   target ceil(n/25) = {batch_target}")
-    print(f"  total store calls    {sum(calls.values()):>5}   target {batch_target} (no latest item to move)")
+    rollups = rollup_target(readings, series)
+    shape = f"{readings} readings, {series} series"
+    bench.figure(
+        f"DynamoDB BatchWriteItem for the time items, {shape}", calls["BatchWriteItem"], "calls", at_most=batch_target
+    )
+    bench.figure(
+        f"DynamoDB rollup calls, {shape}",
+        sum(calls.values()) - calls["BatchWriteItem"],
+        "calls",
+        at_most=rollups,
+        detail=f"{dict(calls)}; {elapsed * 1000:.0f} ms on moto",
+    )
     calls.clear()
     run(store, body)
-    made = sum(calls.values())
-    items = ddb.scan(TableName="readings", Select="COUNT")["Count"]
-    print(f"  redelivery: {made} calls, items {items} (target {readings}, unchanged)")
+    time_items = ddb.scan(
+        TableName="readings",
+        Select="COUNT",
+        FilterExpression="begins_with(sk, :t)",
+        ExpressionAttributeValues={":t": {"S": "T#"}},
+    )["Count"]
+    bench.figure(
+        "redelivery: time items in the table",
+        time_items,
+        "items",
+        at_most=readings,
+        detail=f"{sum(calls.values())} calls",
+    )
     calls.clear()
     run(store, message(readings, series, version=1_700_000_000_000_001, other_metric=True))
-    made = sum(calls.values())
-    items = ddb.scan(TableName="readings", Select="COUNT")["Count"]
-    print(
-        f"  another metric for the same {readings} instants: {made} calls"
-        f" (target {batch_target}), items {items} (one per reading and version)"
+    bench.figure(
+        f"another metric for the same {readings} instants: BatchWriteItem for the time items",
+        calls["BatchWriteItem"],
+        "calls",
+        at_most=batch_target,
+        detail=f"{sum(calls.values())} calls in all",
     )
     # read cost of the merge: items DynamoDB reads per row returned
     consumed: list[dict[str, Any]] = []
@@ -93,14 +138,26 @@ def bench_dynamodb(readings: int, series: int) -> None:
     rows, _ = store.history("org_bench", SeriesKind.THING, "thing-0", 0, 2 * 10**12, limit=1000)
     scanned = sum(int(p.get("ScannedCount", 0)) for p in consumed)
     merged = sum(1 for r in rows if {"soc", "temp"} <= set(r.measures))
-    print(f"  history of one series: {len(rows)} rows ({merged} merged from 2 versions), {scanned} items read")
+    bench.figure(
+        "history of one series: items read per row (two versions per time)",
+        scanned / max(len(rows), 1),
+        "items",
+        at_most=2,
+        detail=f"{len(rows)} rows, {merged} merged from 2 versions",
+    )
     consumed.clear()
     latest = store.latest("org_bench", SeriesKind.THING, "thing-0")
     assert latest is not None and {"soc", "temp", "state"} <= set(latest.measures)
-    print(f"  latest: {len(consumed)} Query call(s), {sum(int(p.get('ScannedCount', 0)) for p in consumed)} items read")
+    bench.figure(
+        "latest: Query calls",
+        len(consumed),
+        "calls",
+        at_most=1,
+        detail=f"{sum(int(p.get('ScannedCount', 0)) for p in consumed)} items read",
+    )
 
 
-def bench_timestream(readings: int, series: int) -> None:
+def bench_timestream(bench: Bench, readings: int, series: int) -> None:
     write = boto3.client("timestream-write", region_name="us-east-1")
     write.create_database(DatabaseName="telemetry")
     write.create_table(DatabaseName="telemetry", TableName="readings")
@@ -108,9 +165,12 @@ def bench_timestream(readings: int, series: int) -> None:
     store = TimestreamReadingStore("telemetry", "readings", write_client=write)
     elapsed = run(store, message(readings, series))
     measures = 2  # temp and state: one Timestream record per metric (per-metric upserts)
-    print(f"Timestream {readings} readings x {measures} metrics, {series} series  ({elapsed * 1000:.0f} ms on moto)")
-    print(
-        f"  WriteRecords         {calls['WriteRecords']:>5}   target ceil(n*m/100) = {math.ceil(readings * measures / 100)}"
+    bench.figure(
+        f"Timestream WriteRecords, {readings} readings x {measures} metrics",
+        calls["WriteRecords"],
+        "calls",
+        at_most=math.ceil(readings * measures / 100),
+        detail=f"one record per metric; {elapsed * 1000:.0f} ms on moto",
     )
 
 
@@ -125,10 +185,12 @@ def main() -> None:
     }.items():
         os.environ[name] = value
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    bench = Bench("bench_writer")
     with mock_aws():
-        bench_dynamodb(readings, series)
+        bench_dynamodb(bench, readings, series)
     with mock_aws():
-        bench_timestream(readings, series)
+        bench_timestream(bench, readings, series)
+    bench.finish()
 
 
 if __name__ == "__main__":

@@ -67,8 +67,12 @@ def test_redelivery_is_idempotent(store: DynamoDbReadingStore, client: Any) -> N
     assert store.write(batch) == []
     # When the same batch is delivered again
     assert store.write(batch) == []
-    # Then the table holds one item per reading (and no separate latest item)
-    assert client.scan(TableName=TABLE, Select="COUNT")["Count"] == 30
+    # Then the table holds one item per reading (and no separate latest item), and the one
+    # minute, hour and day rollup of those readings once each (the minute's n is unchanged)
+    sks = sorted(i["sk"]["S"] for i in client.scan(TableName=TABLE)["Items"])
+    assert sum(sk.startswith("T#") for sk in sks) == 30
+    # (the minute's fingerprint: 30 times x one measure of version 7, each counted 7 + 1)
+    assert [sk for sk in sks if not sk.startswith("T#")] == [f"D#{0:015d}", f"H#{0:015d}", f"M#{0:015d}#{240:025d}"]
     rows, _ = store.history(ORG, KIND, "s1", 0, 10_000)
     assert values(rows) == [float(t) for t in range(0, 3000, 100)]
 
@@ -194,15 +198,27 @@ def test_aggregate_per_interval(store: DynamoDbReadingStore, aggregation: Aggreg
         assert isinstance(rows[1].values["level"], float)
 
 
-def test_writes_use_one_batch_call_per_25_and_nothing_else(store: DynamoDbReadingStore, calls: Counter[str]) -> None:
+def test_writes_use_one_batch_call_per_25_and_nothing_else_without_rollups(client: Any, calls: Counter[str]) -> None:
+    store = DynamoDbReadingStore(TABLE, client=client, rollups=False)
     records = [rec(t, series=f"s{t % 3}") for t in range(1000)]
     assert store.write(records) == []
     assert calls == Counter({"BatchWriteItem": 40})
 
 
+def test_rollups_cost_a_bounded_number_of_calls_per_touched_bucket(
+    store: DynamoDbReadingStore, calls: Counter[str]
+) -> None:
+    # Given 1000 readings of 3 series inside one minute
+    records = [rec(t, series=f"s{t % 3}") for t in range(1000)]
+    assert store.write(records) == []
+    # Then: 40 raw batches + 1 for the 3 minute rollups; per series one consistent Query for its
+    # raw items, minutes and hours, and one conditional PutItem for its hour and its day
+    assert calls == Counter({"BatchWriteItem": 41, "Query": 9, "PutItem": 6})
+
+
 def test_duplicate_records_in_one_call_are_written_once(store: DynamoDbReadingStore, calls: Counter[str]) -> None:
     assert store.write([rec(1), rec(1), rec(2)]) == []
-    assert calls["BatchWriteItem"] == 1
+    assert calls["BatchWriteItem"] == 2  # the two distinct items, then their minute rollup
     assert len(store.history(ORG, KIND, "s1", 0, 10)[0]) == 2
 
 
@@ -210,7 +226,7 @@ def test_unprocessed_items_are_retried_with_backoff() -> None:
     """Stubbed: moto never returns UnprocessedItems, DynamoDB does when throttling a batch."""
     client = boto3.client("dynamodb", region_name="us-east-1")
     sleeps: list[float] = []
-    store = DynamoDbReadingStore(TABLE, client=client, sleep=sleeps.append, max_attempts=3)
+    store = DynamoDbReadingStore(TABLE, client=client, sleep=sleeps.append, max_attempts=3, rollups=False)
     records = [rec(1), rec(2)]
     item = {"pk": {"S": "org_a#thing#s1"}, "sk": {"S": "T#000000000000002#00000000000000000001"}}
     unprocessed = {"UnprocessedItems": {TABLE: [{"PutRequest": {"Item": item}}]}}
@@ -258,7 +274,7 @@ def test_unreachable_endpoint_is_unavailable() -> None:
 def test_validation_error_on_a_batch_is_narrowed_to_the_refused_item() -> None:
     """Stubbed: DynamoDB refuses a whole BatchWriteItem for one bad item; the store isolates it."""
     client = boto3.client("dynamodb", region_name="us-east-1")
-    store = DynamoDbReadingStore(TABLE, client=client)
+    store = DynamoDbReadingStore(TABLE, client=client, rollups=False)
     with Stubber(client) as stub:
         stub.add_client_error("batch_write_item", "ValidationException", "Item size has exceeded the maximum")
         stub.add_response("batch_write_item", {"UnprocessedItems": {}})
@@ -276,7 +292,7 @@ def test_throttling_after_retries_is_unavailable() -> None:
     with Stubber(client) as stub:
         stub.add_client_error("batch_write_item", "ProvisionedThroughputExceededException", http_status_code=400)
         with pytest.raises(Unavailable):
-            DynamoDbReadingStore(TABLE, client=client).write([rec(1)])
+            DynamoDbReadingStore(TABLE, client=client, rollups=False).write([rec(1)])
 
 
 # --- per-metric upserts (issue 8.7) ---------------------------------------------------------------

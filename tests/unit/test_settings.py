@@ -62,3 +62,14 @@ def test_the_root_passes_the_settings_down() -> None:
 def test_a_bad_number_names_its_variable(variable: str, value: str) -> None:
     with pytest.raises(ValueError, match=variable):
         Settings.from_env({variable: value})
+
+
+def test_readings_retention_is_org_days_pairs_and_refuses_anything_else() -> None:
+    assert Settings.from_env({"READINGS_RETENTION": "org_a=90, *=400"}).readings_retention == (
+        ("org_a", 90.0),
+        ("*", 400.0),
+    )
+    assert Settings.from_env({}).readings_retention == ()
+    for bad in ("org_a", "org_a=0", "=5", "org_a=soon"):
+        with pytest.raises(ValueError, match="READINGS_RETENTION"):
+            Settings.from_env({"READINGS_RETENTION": bad})

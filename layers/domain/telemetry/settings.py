@@ -38,6 +38,21 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return default if not raw else raw in ("1", "true", "yes")
 
 
+def _retention(env: Mapping[str, str], name: str) -> tuple[tuple[str, float], ...]:
+    """``org=days,...`` with ``*`` for every other organization; empty keeps readings forever."""
+    out: list[tuple[str, float]] = []
+    for part in filter(None, (p.strip() for p in _text(env, name).split(","))):
+        org, sep, days = part.partition("=")
+        try:
+            value = float(days)
+        except ValueError:
+            value = float("nan")
+        if not sep or not org.strip() or not value >= 1:
+            raise ValueError(f"environment variable {name} must be org=days pairs (days >= 1), not {part!r}")
+        out.append((org.strip(), value))
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     #: the definitions table (DynamoDB): every function but the writer
@@ -48,6 +63,8 @@ class Settings:
     timestream_database: str = ""
     timestream_table: str = ""
     readings_queue_url: str = ""
+    #: raw reading retention per organization, in days (``*``: the others); rollups are kept
+    readings_retention: tuple[tuple[str, float], ...] = ()
     #: seconds a warm container may reuse definitions it has read
     definitions_cache_ttl: float = 30.0
     #: the bucket dialect's per-key token bucket
@@ -93,6 +110,7 @@ class Settings:
             timestream_database=_text(env, "TIMESTREAM_DATABASE"),
             timestream_table=_text(env, "TIMESTREAM_TABLE"),
             readings_queue_url=_text(env, "READINGS_QUEUE_URL"),
+            readings_retention=_retention(env, "READINGS_RETENTION"),
             definitions_cache_ttl=_number(env, "DEFINITIONS_CACHE_TTL", 30.0),
             dakkio_rate_burst=int(_number(env, "DAKKIO_RATE_BURST", 100, minimum=1)),
             dakkio_rate_per_second=_number(env, "DAKKIO_RATE_PER_SECOND", 10.0),

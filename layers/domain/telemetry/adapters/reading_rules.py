@@ -1,7 +1,8 @@
 """The pure rules every ReadingStore adapter shares, so the DynamoDB and Timestream adapters and
 the in-memory fake the service tests run against apply exactly the same semantics: which records
 and measures a store accepts, projection onto a measure subset, interval and limit checks,
-aggregation folding, and opaque cursors. No boto3, no pydantic: the writer imports this.
+aggregation folding (bucket summaries, shared by the raw fold and the DynamoDB rollups), the
+rollup plan, and opaque cursors. No boto3, no pydantic: the writer imports this.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import base64
 import binascii
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import Any
 
 import orjson
@@ -141,45 +144,164 @@ def compute_aggregates(
 
     ``records`` must hold one record per time (versions already merged with :func:`merge_versions`). Avg/Sum/Min/Max use
     only numeric (Double/Int) values and give ``None`` when there are none; Count counts values
-    (0 when none); First/Last are the earliest/latest value of any type.
+    (0 when none); First/Last are the earliest/latest value of any type. Sum (and so Avg) is
+    exact then rounded once (:class:`Summary`), so it does not depend on the order of addition:
+    the rollups of the DynamoDB store give the same figures as this fold of raw rows.
     """
     check_interval(interval_ms)
-    buckets: dict[int, list[Record]] = {}
-    for record in sorted(records, key=lambda r: r.time):
-        if start <= record.time < end:
-            buckets.setdefault(record.time - record.time % interval_ms, []).append(record)
+    return aggregate_rows(summarize(records, start, end, interval_ms, set(aggregations)), aggregations)
+
+
+# --- summaries (one bucket of one metric) and rollups --------------------------------------
+
+MINUTE_MS, HOUR_MS, DAY_MS = 60_000, 3_600_000, 86_400_000
+#: the rollup grains of the DynamoDB store, coarsest first
+ROLLUP_GRAINS = (DAY_MS, HOUR_MS, MINUTE_MS)
+
+
+@dataclass(slots=True)
+class Summary:
+    """Everything every aggregation needs of one metric over one bucket, foldable with :meth:`add`.
+
+    ``total`` is the exact sum of the numeric values (a Fraction: a Double is a binary fraction),
+    so sums of sums equal the sum of the values whatever the grouping; it is rounded once, in
+    :meth:`value`. ``all_int``: every numeric value is an int (Sum answers an int then).
+    """
+
+    count: int
+    numeric: int
+    total: Fraction
+    all_int: bool
+    low: Measure | None
+    high: Measure | None
+    first_time: int
+    first: Measure
+    last_time: int
+    last: Measure
+
+    @classmethod
+    def of(cls, time: int, measure: Measure) -> Summary:
+        value = measure.value
+        numeric = measure.type in NUMERIC_TYPES and not isinstance(value, bool)
+        return cls(
+            count=1,
+            numeric=1 if numeric else 0,
+            total=Fraction(value) if numeric else Fraction(0),
+            all_int=isinstance(value, int) if numeric else True,
+            low=measure if numeric else None,
+            high=measure if numeric else None,
+            first_time=time,
+            first=measure,
+            last_time=time,
+            last=measure,
+        )
+
+    def add(self, other: Summary) -> None:
+        """Fold ``other`` (a disjoint set of times) into this one."""
+        self.count += other.count
+        self.numeric += other.numeric
+        self.total += other.total
+        self.all_int = self.all_int and other.all_int
+        if other.low is not None and (self.low is None or other.low.value < self.low.value):
+            self.low = other.low
+        if other.high is not None and (self.high is None or other.high.value > self.high.value):
+            self.high = other.high
+        if other.first_time < self.first_time:
+            self.first_time, self.first = other.first_time, other.first
+        if other.last_time > self.last_time:
+            self.last_time, self.last = other.last_time, other.last
+
+    def value(self, aggregation: Aggregation) -> Any:
+        if aggregation is Aggregation.Count:
+            return self.count
+        if aggregation is Aggregation.First:
+            return self.first.value
+        if aggregation is Aggregation.Last:
+            return self.last.value
+        if not self.numeric:
+            return None
+        total: int | float = int(self.total) if self.all_int else float(self.total)
+        if aggregation is Aggregation.Sum:
+            return total
+        if aggregation is Aggregation.Avg:
+            return total / self.numeric
+        if aggregation is Aggregation.Min:
+            return self.low.value if self.low else None
+        if aggregation is Aggregation.Max:
+            return self.high.value if self.high else None
+        raise ValueError(f"unknown aggregation {aggregation!r}")
+
+
+#: bucket start -> metric -> summary
+Buckets = dict[int, dict[str, Summary]]
+
+
+def fold_into(buckets: Buckets, bucket: int, summaries: Mapping[str, Summary]) -> None:
+    """Add ``summaries`` (of times inside ``bucket``) to ``buckets``; the summaries are copied."""
+    target = buckets.setdefault(bucket, {})
+    for name, summary in summaries.items():
+        if name in target:
+            target[name].add(summary)
+        else:
+            target[name] = replace(summary)
+
+
+def summarize(
+    records: Iterable[Record], start: int, end: int, interval_ms: int, names: Collection[str] | None = None
+) -> Buckets:
+    """Summaries per interval (aligned to the epoch) and metric of merged rows with ``start <= time < end``."""
+    buckets: Buckets = {}
+    for record in records:
+        if not start <= record.time < end:
+            continue
+        target = buckets.setdefault(record.time - record.time % interval_ms, {})
+        for name, measure in record.measures.items():
+            if names is not None and name not in names:
+                continue
+            one = Summary.of(record.time, measure)
+            if name in target:
+                target[name].add(one)
+            else:
+                target[name] = one
+    return buckets
+
+
+def aggregate_rows(buckets: Buckets, aggregations: Mapping[str, Aggregation]) -> list[AggregateRow]:
+    """The rows of :func:`compute_aggregates`: a bucket appears when a requested metric has a value."""
     rows: list[AggregateRow] = []
     for bucket_start in sorted(buckets):
-        values: dict[str, Any] = {}
-        non_empty = False
-        for name, aggregation in aggregations.items():
-            found = [r.measures[name] for r in buckets[bucket_start] if name in r.measures]
-            non_empty = non_empty or bool(found)
-            values[name] = _fold(aggregation, found)
-        if non_empty:
-            rows.append(AggregateRow(start=bucket_start, values=values))
+        summaries = buckets[bucket_start]
+        if not any(name in summaries for name in aggregations):
+            continue
+        values = {
+            name: (summaries[name].value(agg) if name in summaries else (0 if agg is Aggregation.Count else None))
+            for name, agg in aggregations.items()
+        }
+        rows.append(AggregateRow(start=bucket_start, values=values))
     return rows
 
 
-def _fold(aggregation: Aggregation, measures: list[Measure]) -> Any:
-    if aggregation is Aggregation.Count:
-        return len(measures)
-    if aggregation is Aggregation.First:
-        return measures[0].value if measures else None
-    if aggregation is Aggregation.Last:
-        return measures[-1].value if measures else None
-    numbers = [m.value for m in measures if m.type in NUMERIC_TYPES and not isinstance(m.value, bool)]
-    if not numbers:
-        return None
-    if aggregation is Aggregation.Sum:
-        return sum(numbers)
-    if aggregation is Aggregation.Avg:
-        return sum(numbers) / len(numbers)
-    if aggregation is Aggregation.Min:
-        return min(numbers)
-    if aggregation is Aggregation.Max:
-        return max(numbers)
-    raise ValueError(f"unknown aggregation {aggregation!r}")
+def rollup_plan(start: int, end: int, interval_ms: int) -> list[tuple[int | None, int, int]]:
+    """Cover ``[start, end)`` with the coarsest rollup grains that divide ``interval_ms``.
+
+    Returns ``(grain, lo, hi)`` segments in time order; ``grain`` ``None`` means raw rows. Each
+    grain covers the whole grain-aligned middle of what the coarser ones left, so raw rows are
+    read only for edges shorter than the finest grain (and none when the range is aligned).
+    """
+    grains = [g for g in ROLLUP_GRAINS if interval_ms % g == 0]
+
+    def cover(lo: int, hi: int, usable: list[int]) -> list[tuple[int | None, int, int]]:
+        if lo >= hi:
+            return []
+        if not usable:
+            return [(None, lo, hi)]
+        grain, finer = usable[0], usable[1:]
+        first, last = -(-lo // grain) * grain, hi // grain * grain
+        if first >= last:
+            return cover(lo, hi, finer)
+        return [*cover(lo, first, finer), (grain, first, last), *cover(last, hi, finer)]
+
+    return cover(start, end, grains)
 
 
 def encode_cursor(text: str) -> str:

@@ -22,4 +22,6 @@ def reading_store(settings: Settings) -> ReadingStore:
         )
     from telemetry.adapters.readings_dynamodb import DynamoDbReadingStore
 
-    return DynamoDbReadingStore(settings.required("readings_table", "READINGS_TABLE"))
+    return DynamoDbReadingStore(
+        settings.required("readings_table", "READINGS_TABLE"), retention_days=dict(settings.readings_retention)
+    )
