@@ -4,15 +4,18 @@ every single-request method (written once, generic over the client's return type
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import httpx
 import orjson
 
+from . import limits
 from . import models as m
-from .errors import ApiError, error_from_response
+from .chunking import dumps, merge_bulk, merge_counted, merge_ingest, merge_reports, split_items, split_records
+from .errors import ApiError, error_from_response, parse_retry_after
 from .routes import ROUTES
 
 R = TypeVar("R")
@@ -94,6 +97,87 @@ def attach_partial(error: ApiError, offset: int, sent: Any) -> ApiError:
     return error
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One request of a split call; ``offset`` is the index of its first item in the whole."""
+
+    offset: int
+    name: str
+    path: Mapping[str, str] | None
+    query: Mapping[str, Any] | None
+    body: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SplitPlan:
+    """The requests a call is split into and how their answers merge (sans I/O: the sync and the
+    async client each only send the parts in order)."""
+
+    parts: list[Part]
+    merge: Callable[[list[tuple[int, m.Json]]], m.Json]
+    partial: bool = True  # whether an error carries ``offset`` / ``sent`` (False for an unsplit call)
+
+    def failed(self, error: ApiError, part: Part, done: list[tuple[int, m.Json]]) -> ApiError:
+        """The error of ``part``, marked with what the parts before it were answered."""
+        return attach_partial(error, part.offset, self.merge(done) if done else None) if self.partial else error
+
+
+def retry_wait(policy: RetryPolicy, attempt: int, response: httpx.Response | None) -> float | None:
+    """Seconds to wait before resending after ``response`` (None: a connection that never opened),
+    or None to stop: the answer is final, or the transport error is to be raised."""
+    if response is None:
+        return policy.delay(attempt)
+    if response.status_code not in policy.statuses:
+        return None
+    return policy.delay(
+        attempt, status=response.status_code, retry_after=parse_retry_after(response.headers.get("retry-after"))
+    )
+
+
+def may_exceed_records(payload: Any, limit: int = limits.MAX_TEMPLATE_RECORDS) -> bool:
+    """Whether any array in the payload (two levels deep) is longer than the record limit: only
+    then is the template fetched to find its ``recordsPointer``."""
+    nodes = [payload]
+    for _ in range(3):
+        nxt: list[Any] = []
+        for node in nodes:
+            values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+            if isinstance(node, list) and len(node) > limit:
+                return True
+            nxt.extend(v for v in values if isinstance(v, dict | list))
+        nodes = nxt[:1000]
+    return False
+
+
+def needs_template(payload: Any) -> bool:
+    """Whether a templated payload may need splitting (then its template's spec is fetched)."""
+    return len(dumps(payload)) > limits.MAX_TEMPLATE_BYTES or may_exceed_records(payload)
+
+
+def _after(timestamp: str) -> str:
+    """The instant one millisecond after an ISO 8601 timestamp (the next page's start)."""
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def dakkio_page(page: m.Json, seen: set[str]) -> tuple[list[m.Json], str | None]:
+    """The points of a ``GET /api/data`` page not yielded before, and the next page's
+    ``startTime`` (None when this was the last page)."""
+    points = page.get("dataPoints", [])
+    fresh = []
+    for point in points:
+        if point.get("_id") not in seen:
+            seen.add(point.get("_id", ""))
+            fresh.append(point)
+    if not page.get("hasMore") or not points:
+        return fresh, None
+    return fresh, _after(points[-1]["timestamp"])
+
+
+def _values(done: list[tuple[int, m.Json]]) -> list[m.Json]:
+    return [answer for _, answer in done]
+
+
 class BaseClient(Generic[R, P]):
     """Every single-request route of ``shared/openapi.json``, as a method named after its row
     of :data:`telemetry_client.routes.ROUTES`."""
@@ -150,6 +234,68 @@ class BaseClient(Generic[R, P]):
     def paginate(self, name: str, path: Mapping[str, str] | None = None, **query: Any) -> P:
         """Every item of a listing, page after page (``continuationToken``)."""
         raise NotImplementedError
+
+    # --- requests split to the limits (what to send; the clients send it) ---
+
+    def frames_plan(self, thing_id: str, frames: Sequence[m.Frame]) -> SplitPlan:
+        """``POST /v2/thing/{thingId}/data`` in parts of at most 10,000 frames and 5 MiB."""
+        envelope = len(dumps({"frames": []})) - 2
+        chunks = split_items(
+            frames,
+            max_items=limits.MAX_FRAMES,
+            max_bytes=limits.MAX_INGEST_BYTES,
+            envelope_bytes=envelope,
+            what="frame",
+        )
+        parts = [Part(offset, "send_frames", {"thingId": thing_id}, None, {"frames": c}) for offset, c in chunks]
+        return SplitPlan(parts, lambda done: merge_ingest(_values(done)))
+
+    def bulk_plan(self, place_id: str, things: Sequence[m.ThingCreate], *, fleet: bool) -> SplitPlan:
+        """Bulk registration in parts of 100 (the route's limit); results indexed on the whole."""
+        name = "create_fleet_things_bulk" if fleet else "create_site_things_bulk"
+        chunks = split_items(
+            things, max_items=limits.MAX_BULK_THINGS, max_bytes=limits.MAX_TEMPLATE_BYTES, envelope_bytes=0
+        )
+        return SplitPlan([Part(offset, name, {"placeId": place_id}, None, c) for offset, c in chunks], merge_bulk)
+
+    def dakkio_batch_plan(self, bucket_id: str, points: Sequence[m.DakkioPoint]) -> SplitPlan:
+        """``POST /api/data/batch`` in parts of at most 1,000 points and 5 MiB."""
+        envelope = len(dumps({"bucketId": bucket_id, "dataPoints": []})) - 2
+        chunks = split_items(
+            points, max_items=limits.MAX_DAKKIO_POINTS, max_bytes=limits.MAX_INGEST_BYTES, envelope_bytes=envelope
+        )
+        parts = [
+            Part(offset, "dakkio_ingest_batch", None, None, {"bucketId": bucket_id, "dataPoints": c})
+            for offset, c in chunks
+        ]
+        return SplitPlan(parts, lambda done: merge_counted(_values(done), "count", "dataPoints"))
+
+    def cloudthread_plan(self, token: str, metric_agg_func: str, data: Sequence[m.CloudthreadItem]) -> SplitPlan:
+        """``POST /api/streams/ingest`` (the token in the body) in parts of at most 5,000 items and 5 MiB."""
+        base = {"data_stream_token": token, "metric_agg_func": metric_agg_func}
+        envelope = len(dumps({**base, "data": []})) - 2
+        chunks = split_items(
+            data, max_items=limits.MAX_CLOUDTHREAD_ITEMS, max_bytes=limits.MAX_INGEST_BYTES, envelope_bytes=envelope
+        )
+        parts = [Part(offset, "cloudthread_ingest", None, None, {**base, "data": c}) for offset, c in chunks]
+        return SplitPlan(parts, lambda done: merge_counted(_values(done), "ingested", None))
+
+    def templated_plan(
+        self, name: str, path: Mapping[str, str], query: Mapping[str, Any], payload: Any, spec: m.Json | None
+    ) -> SplitPlan:
+        """A template route's payload, split by the template's ``recordsPointer`` beyond 1,000
+        records / 1 MiB (``spec`` is None when :func:`needs_template` said no)."""
+        docs = None
+        if spec is not None:
+            docs = split_records(
+                payload,
+                spec.get("recordsPointer"),
+                max_records=limits.MAX_TEMPLATE_RECORDS,
+                max_bytes=limits.MAX_TEMPLATE_BYTES,
+            )
+        if not docs:
+            return SplitPlan([Part(0, name, path, query, payload)], lambda done: done[0][1], partial=False)
+        return SplitPlan([Part(offset, name, path, query, doc) for offset, doc in docs], merge_reports)
 
     # --- metric definitions, thing types ---
 

@@ -8,12 +8,19 @@ from typing import Any
 
 import httpx
 
-from . import limits
 from . import models as m
-from ._core import _NOBODY, RETRYABLE_TRANSPORT_ERRORS, BaseClient, RetryPolicy, attach_partial, parse
-from .chunking import dumps, merge_bulk, merge_counted, merge_ingest, merge_reports, split_items, split_records
-from .client import _after, _may_exceed_records
-from .errors import ApiError, parse_retry_after
+from ._core import (
+    _NOBODY,
+    RETRYABLE_TRANSPORT_ERRORS,
+    BaseClient,
+    RetryPolicy,
+    SplitPlan,
+    dakkio_page,
+    needs_template,
+    parse,
+    retry_wait,
+)
+from .errors import ApiError
 from .routes import ROUTES
 
 
@@ -48,23 +55,16 @@ class AsyncClient(BaseClient[Awaitable[m.Json], AsyncIterator[m.Json]]):
         await self.aclose()
 
     async def send(self, request: httpx.Request) -> httpx.Response:
+        """Send with retries on 429/503 and on connections that never opened."""
         attempt = 0
         while True:
             try:
                 response = await self._http.send(request)
             except RETRYABLE_TRANSPORT_ERRORS:
-                wait = self.retry.delay(attempt)
-                if wait is None:
+                if (wait := retry_wait(self.retry, attempt, None)) is None:
                     raise
             else:
-                if response.status_code not in self.retry.statuses:
-                    return response
-                wait = self.retry.delay(
-                    attempt,
-                    status=response.status_code,
-                    retry_after=parse_retry_after(response.headers.get("retry-after")),
-                )
-                if wait is None:
+                if (wait := retry_wait(self.retry, attempt, response)) is None:
                     return response
             await self._sleep(wait)
             attempt += 1
@@ -92,46 +92,26 @@ class AsyncClient(BaseClient[Awaitable[m.Json], AsyncIterator[m.Json]]):
             if not token:
                 return
 
-    async def send_frames(self, thing_id: str, frames: Sequence[m.Frame]) -> m.Json:
-        summaries: list[m.Json] = []
-        envelope = len(dumps({"frames": []})) - 2
-        for offset, chunk in split_items(
-            frames,
-            max_items=limits.MAX_FRAMES,
-            max_bytes=limits.MAX_INGEST_BYTES,
-            envelope_bytes=envelope,
-            what="frame",
-        ):
+    async def _run(self, plan: SplitPlan) -> m.Json:
+        """Send the parts in order; a refused part raises, marked with what was sent before it."""
+        done: list[tuple[int, m.Json]] = []
+        for part in plan.parts:
             try:
-                summaries.append(await self._call("send_frames", {"thingId": thing_id}, body={"frames": chunk}))
+                done.append((part.offset, await self._call(part.name, part.path, part.query, part.body)))
             except ApiError as error:
-                raise attach_partial(error, offset, merge_ingest(summaries) if summaries else None) from None
-        return merge_ingest(summaries)
+                raise plan.failed(error, part, done) from None
+        return plan.merge(done)
+
+    async def send_frames(self, thing_id: str, frames: Sequence[m.Frame]) -> m.Json:
+        return await self._run(self.frames_plan(thing_id, frames))
 
     async def create_things_bulk(
         self, place_id: str, things: Sequence[m.ThingCreate], *, fleet: bool = False
     ) -> m.Json:
-        name = "create_fleet_things_bulk" if fleet else "create_site_things_bulk"
-        parts = []
-        for offset, chunk in split_items(
-            things, max_items=limits.MAX_BULK_THINGS, max_bytes=limits.MAX_TEMPLATE_BYTES, envelope_bytes=0
-        ):
-            parts.append((offset, await self._call(name, {"placeId": place_id}, body=chunk)))
-        return merge_bulk(parts)
+        return await self._run(self.bulk_plan(place_id, things, fleet=fleet))
 
     async def dakkio_ingest_batch(self, bucket_id: str, points: Sequence[m.DakkioPoint]) -> m.Json:
-        envelope = len(dumps({"bucketId": bucket_id, "dataPoints": []})) - 2
-        parts: list[m.Json] = []
-        for offset, chunk in split_items(
-            points, max_items=limits.MAX_DAKKIO_POINTS, max_bytes=limits.MAX_INGEST_BYTES, envelope_bytes=envelope
-        ):
-            try:
-                parts.append(await self._call("dakkio_ingest_batch", body={"bucketId": bucket_id, "dataPoints": chunk}))
-            except ApiError as error:
-                raise attach_partial(
-                    error, offset, merge_counted(parts, "count", "dataPoints") if parts else None
-                ) from None
-        return merge_counted(parts, "count", "dataPoints")
+        return await self._run(self.dakkio_batch_plan(bucket_id, points))
 
     async def iter_dakkio_points(
         self,
@@ -143,58 +123,30 @@ class AsyncClient(BaseClient[Awaitable[m.Json], AsyncIterator[m.Json]]):
         limit: int = 1000,
     ) -> AsyncIterator[m.Json]:
         seen: set[str] = set()
+        next_start: str | None = start_time
         while True:
             page = await self.dakkio_query(
                 bucket_id,
                 data_source_id=data_source_id,
-                start_time=start_time,
+                start_time=next_start,
                 end_time=end_time,
                 limit=limit,
                 order="asc",
             )
-            points = page.get("dataPoints", [])
-            for point in points:
-                if point.get("_id") not in seen:
-                    seen.add(point.get("_id", ""))
-                    yield point
-            if not page.get("hasMore") or not points:
+            fresh, next_start = dakkio_page(page, seen)
+            for point in fresh:
+                yield point
+            if next_start is None:
                 return
-            start_time = _after(points[-1]["timestamp"])
 
     async def cloudthread_ingest(self, token: str, metric_agg_func: str, data: Sequence[m.CloudthreadItem]) -> m.Json:
-        base = {"data_stream_token": token, "metric_agg_func": metric_agg_func}
-        envelope = len(dumps({**base, "data": []})) - 2
-        parts: list[m.Json] = []
-        for offset, chunk in split_items(
-            data, max_items=limits.MAX_CLOUDTHREAD_ITEMS, max_bytes=limits.MAX_INGEST_BYTES, envelope_bytes=envelope
-        ):
-            try:
-                parts.append(await self._call("cloudthread_ingest", body={**base, "data": chunk}))
-            except ApiError as error:
-                raise attach_partial(error, offset, merge_counted(parts, "ingested", None) if parts else None) from None
-        return merge_counted(parts, "ingested", None)
+        return await self._run(self.cloudthread_plan(token, metric_agg_func, data))
 
     async def _templated(
         self, name: str, template_id: str, payload: Any, path: dict[str, str], query: m.Json
     ) -> m.Json:
-        parts = None
-        if len(dumps(payload)) > limits.MAX_TEMPLATE_BYTES or _may_exceed_records(payload):
-            spec = (await self.get_template(template_id)).get("spec", {})
-            parts = split_records(
-                payload,
-                spec.get("recordsPointer"),
-                max_records=limits.MAX_TEMPLATE_RECORDS,
-                max_bytes=limits.MAX_TEMPLATE_BYTES,
-            )
-        if not parts:
-            return await self._call(name, path, query, body=payload)
-        reports = []
-        for offset, doc in parts:
-            try:
-                reports.append((offset, await self._call(name, path, query, body=doc)))
-            except ApiError as error:
-                raise attach_partial(error, offset, merge_reports(reports) if reports else None) from None
-        return merge_reports(reports)
+        spec = (await self.get_template(template_id)).get("spec", {}) if needs_template(payload) else None
+        return await self._run(self.templated_plan(name, path, query, payload, spec))
 
     async def test_template(self, template_id: str, payload: Any) -> m.Json:
         return await self._templated("test_template", template_id, payload, {"templateId": template_id}, {})

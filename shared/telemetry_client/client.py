@@ -8,10 +8,18 @@ from typing import Any
 
 import httpx
 
-from . import limits
 from . import models as m
-from ._core import _NOBODY, RETRYABLE_TRANSPORT_ERRORS, BaseClient, RetryPolicy, attach_partial, parse
-from .chunking import dumps, merge_bulk, merge_counted, merge_ingest, merge_reports, split_items, split_records
+from ._core import (
+    _NOBODY,
+    RETRYABLE_TRANSPORT_ERRORS,
+    BaseClient,
+    RetryPolicy,
+    SplitPlan,
+    dakkio_page,
+    needs_template,
+    parse,
+    retry_wait,
+)
 from .errors import ApiError, RateLimited, ServiceUnavailable
 from .routes import ROUTES
 
@@ -56,20 +64,10 @@ class Client(BaseClient[m.Json, Iterator[m.Json]]):
             try:
                 response = self._http.send(request)
             except RETRYABLE_TRANSPORT_ERRORS:
-                wait = self.retry.delay(attempt)
-                if wait is None:
+                if (wait := retry_wait(self.retry, attempt, None)) is None:
                     raise
             else:
-                if response.status_code not in self.retry.statuses:
-                    return response
-                from .errors import parse_retry_after
-
-                wait = self.retry.delay(
-                    attempt,
-                    status=response.status_code,
-                    retry_after=parse_retry_after(response.headers.get("retry-after")),
-                )
-                if wait is None:
+                if (wait := retry_wait(self.retry, attempt, response)) is None:
                     return response
             self._sleep(wait)
             attempt += 1
@@ -94,51 +92,31 @@ class Client(BaseClient[m.Json, Iterator[m.Json]]):
             if not token:
                 return
 
+    def _run(self, plan: SplitPlan) -> m.Json:
+        """Send the parts in order; a refused part raises, marked with what was sent before it."""
+        done: list[tuple[int, m.Json]] = []
+        for part in plan.parts:
+            try:
+                done.append((part.offset, self._call(part.name, part.path, part.query, part.body)))
+            except ApiError as error:
+                raise plan.failed(error, part, done) from None
+        return plan.merge(done)
+
     # --- requests split to the limits ---
 
     def send_frames(self, thing_id: str, frames: Sequence[m.Frame]) -> m.Json:
         """``POST /v2/thing/{thingId}/data`` in as many requests as the limits need (10,000
         frames, 5 MiB). Each request is all-or-nothing; a refused part raises with ``offset`` (its
         first frame's index) and ``sent`` (the merged summary of the parts before it)."""
-        summaries: list[m.Json] = []
-        envelope = len(dumps({"frames": []})) - 2
-        for offset, chunk in split_items(
-            frames,
-            max_items=limits.MAX_FRAMES,
-            max_bytes=limits.MAX_INGEST_BYTES,
-            envelope_bytes=envelope,
-            what="frame",
-        ):
-            try:
-                summaries.append(self._call("send_frames", {"thingId": thing_id}, body={"frames": chunk}))
-            except ApiError as error:
-                raise attach_partial(error, offset, merge_ingest(summaries) if summaries else None) from None
-        return merge_ingest(summaries)
+        return self._run(self.frames_plan(thing_id, frames))
 
     def create_things_bulk(self, place_id: str, things: Sequence[m.ThingCreate], *, fleet: bool = False) -> m.Json:
         """Bulk registration in parts of 100 (the route's limit); results indexed on the whole."""
-        name = "create_fleet_things_bulk" if fleet else "create_site_things_bulk"
-        parts = []
-        for offset, chunk in split_items(
-            things, max_items=limits.MAX_BULK_THINGS, max_bytes=limits.MAX_TEMPLATE_BYTES, envelope_bytes=0
-        ):
-            parts.append((offset, self._call(name, {"placeId": place_id}, body=chunk)))
-        return merge_bulk(parts)
+        return self._run(self.bulk_plan(place_id, things, fleet=fleet))
 
     def dakkio_ingest_batch(self, bucket_id: str, points: Sequence[m.DakkioPoint]) -> m.Json:
         """``POST /api/data/batch`` in parts of at most 1,000 points and 5 MiB."""
-        envelope = len(dumps({"bucketId": bucket_id, "dataPoints": []})) - 2
-        parts: list[m.Json] = []
-        for offset, chunk in split_items(
-            points, max_items=limits.MAX_DAKKIO_POINTS, max_bytes=limits.MAX_INGEST_BYTES, envelope_bytes=envelope
-        ):
-            try:
-                parts.append(self._call("dakkio_ingest_batch", body={"bucketId": bucket_id, "dataPoints": chunk}))
-            except ApiError as error:
-                raise attach_partial(
-                    error, offset, merge_counted(parts, "count", "dataPoints") if parts else None
-                ) from None
-        return merge_counted(parts, "count", "dataPoints")
+        return self._run(self.dakkio_batch_plan(bucket_id, points))
 
     def iter_dakkio_points(
         self,
@@ -152,58 +130,29 @@ class Client(BaseClient[m.Json, Iterator[m.Json]]):
         """Every point of ``GET /api/data`` oldest first, paging by moving ``startTime`` past the
         last point while ``hasMore`` (the dialect's paging, docs/dakkio.md)."""
         seen: set[str] = set()
+        next_start: str | None = start_time
         while True:
             page = self.dakkio_query(
                 bucket_id,
                 data_source_id=data_source_id,
-                start_time=start_time,
+                start_time=next_start,
                 end_time=end_time,
                 limit=limit,
                 order="asc",
             )
-            points = page.get("dataPoints", [])
-            for point in points:
-                if point.get("_id") not in seen:
-                    seen.add(point.get("_id", ""))
-                    yield point
-            if not page.get("hasMore") or not points:
+            fresh, next_start = dakkio_page(page, seen)
+            yield from fresh
+            if next_start is None:
                 return
-            start_time = _after(points[-1]["timestamp"])
 
     def cloudthread_ingest(self, token: str, metric_agg_func: str, data: Sequence[m.CloudthreadItem]) -> m.Json:
         """``POST /api/streams/ingest`` (the token in the body) in parts of at most 5,000 items
         and 5 MiB."""
-        base = {"data_stream_token": token, "metric_agg_func": metric_agg_func}
-        envelope = len(dumps({**base, "data": []})) - 2
-        parts: list[m.Json] = []
-        for offset, chunk in split_items(
-            data, max_items=limits.MAX_CLOUDTHREAD_ITEMS, max_bytes=limits.MAX_INGEST_BYTES, envelope_bytes=envelope
-        ):
-            try:
-                parts.append(self._call("cloudthread_ingest", body={**base, "data": chunk}))
-            except ApiError as error:
-                raise attach_partial(error, offset, merge_counted(parts, "ingested", None) if parts else None) from None
-        return merge_counted(parts, "ingested", None)
+        return self._run(self.cloudthread_plan(token, metric_agg_func, data))
 
     def _templated(self, name: str, template_id: str, payload: Any, path: dict[str, str], query: m.Json) -> m.Json:
-        parts = None
-        if len(dumps(payload)) > limits.MAX_TEMPLATE_BYTES or _may_exceed_records(payload):
-            spec = self.get_template(template_id).get("spec", {})
-            parts = split_records(
-                payload,
-                spec.get("recordsPointer"),
-                max_records=limits.MAX_TEMPLATE_RECORDS,
-                max_bytes=limits.MAX_TEMPLATE_BYTES,
-            )
-        if not parts:
-            return self._call(name, path, query, body=payload)
-        reports = []
-        for offset, doc in parts:
-            try:
-                reports.append((offset, self._call(name, path, query, body=doc)))
-            except ApiError as error:
-                raise attach_partial(error, offset, merge_reports(reports) if reports else None) from None
-        return merge_reports(reports)
+        spec = self.get_template(template_id).get("spec", {}) if needs_template(payload) else None
+        return self._run(self.templated_plan(name, path, query, payload, spec))
 
     def test_template(self, template_id: str, payload: Any) -> m.Json:
         """Dry run of a sample payload (split by ``recordsPointer`` beyond 1,000 records / 1 MiB)."""
@@ -217,29 +166,6 @@ class Client(BaseClient[m.Json, Iterator[m.Json]]):
     def apply_transactions(self, template_id: str, payload: Any, *, preview_only: bool = False) -> m.Json:
         path = {"templateId": template_id}
         return self._templated("apply_transactions", template_id, payload, path, {"previewOnly": preview_only})
-
-
-def _may_exceed_records(payload: Any, limit: int = limits.MAX_TEMPLATE_RECORDS) -> bool:
-    """Whether any array in the payload (two levels deep) is longer than the record limit: only
-    then is the template fetched to find its ``recordsPointer``."""
-    nodes = [payload]
-    for _ in range(3):
-        nxt: list[Any] = []
-        for node in nodes:
-            values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
-            if isinstance(node, list) and len(node) > limit:
-                return True
-            nxt.extend(v for v in values if isinstance(v, dict | list))
-        nodes = nxt[:1000]
-    return False
-
-
-def _after(timestamp: str) -> str:
-    """The instant one millisecond after an ISO 8601 timestamp (the next page's start)."""
-    from datetime import datetime, timedelta
-
-    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00")) + timedelta(milliseconds=1)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 __all__ = ["Client", "RateLimited", "ServiceUnavailable"]
