@@ -23,7 +23,7 @@ from telemetry.adapters.readings_timestream import TimestreamReadingStore
 from telemetry.models.metrics import DataType
 from telemetry.models.readings import AcceptedBatch, Measure, Record, SeriesKind
 from telemetry.ports.readings import ReadingStore
-from telemetry.services.writer import process_sqs_record
+from telemetry.services.writer import InvocationWriter, parse_message, write_batch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import Bench
@@ -75,7 +75,7 @@ def rollup_target(readings: int, series: int) -> int:
 
 def run(store: ReadingStore, body: str) -> float:
     started = time.perf_counter()
-    outcome = process_sqs_record(store, body)
+    outcome = write_batch(store, parse_message(body))
     assert not outcome.dead_lettered, outcome.dead_letter_details()[:3]
     return time.perf_counter() - started
 
@@ -157,6 +157,49 @@ def bench_dynamodb(bench: Bench, readings: int, series: int) -> None:
     )
 
 
+def bench_dense_minute(bench: Bench, messages: int = 10, per_message: int = 100) -> None:
+    """One invocation of ``messages`` messages whose readings (1 ms apart) all fall in one minute.
+
+    A minute's rollup is recomputed from every raw item of the minute, so refreshing it per message
+    read 1 + 2 + ... + ``messages`` times the message's items (O(n^2) in the minute's readings);
+    the writer refreshes once per invocation, after every message is stored: one read of the minute.
+    """
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(
+        TableName="dense",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    scanned: list[int] = []
+    ddb.meta.events.register(
+        "after-call.dynamodb.Query", lambda parsed, **_: scanned.append(int(parsed.get("ScannedCount", 0)))
+    )
+    writer = InvocationWriter(DynamoDbReadingStore("dense", client=ddb))
+    start = 1_700_000_040_000 - 1_700_000_040_000 % MINUTE_MS
+    for m in range(messages):
+        records = [
+            Record(
+                "org_bench", SeriesKind.THING, "dense", start + m * per_message + i, {"v": Measure(DataType.Int, i)}, 1
+            )
+            for i in range(per_message)
+        ]
+        body = AcceptedBatch(f"dense-{m}", "org_bench", records).to_bytes().decode()
+        assert not writer.write(f"m{m}", body).dead_lettered
+    assert writer.finish() == []
+    total = messages * per_message
+    bench.figure(
+        f"a dense minute, {messages} messages x {per_message} readings in one invocation: items the rollups read",
+        sum(scanned),
+        "items",
+        at_most=total + 2,  # the minute's raw items once, its minute item (hour step), its hour item (day step)
+        detail=f"{len(scanned)} Query calls; per message it would be {total * (messages + 1) // 2} raw items",
+    )
+
+
 def bench_timestream(bench: Bench, readings: int, series: int) -> None:
     write = boto3.client("timestream-write", region_name="us-east-1")
     write.create_database(DatabaseName="telemetry")
@@ -188,6 +231,8 @@ def main() -> None:
     bench = Bench("bench_writer")
     with mock_aws():
         bench_dynamodb(bench, readings, series)
+    with mock_aws():
+        bench_dense_minute(bench)
     with mock_aws():
         bench_timestream(bench, readings, series)
     bench.finish()

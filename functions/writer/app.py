@@ -1,6 +1,7 @@
 """Writer: SQS (accepted reading batches) -> ReadingStore, with partial batch failures.
 
-Each SQS record is one :class:`AcceptedBatch`. A record that fails (store down, transient
+Each SQS record is one :class:`AcceptedBatch`, stored as it is handled; the rollups of all of
+them are refreshed once at the end (``InvocationWriter``). A record that fails (store down, transient
 refusal, poison) is reported in ``batchItemFailures`` so only it is redelivered; the queue's
 redrive policy moves it to the DLQ after maxReceiveCount. The store comes from the composition
 root on first use (``READING_STORE``, ``READINGS_TABLE``, ``TIMESTREAM_*``).
@@ -8,13 +9,14 @@ root on first use (``READING_STORE``, ``READINGS_TABLE``, ``TIMESTREAM_*``).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from telemetry.bootstrap import container
-from telemetry.services.writer import PoisonMessage, process_sqs_record
+from telemetry.services.writer import InvocationWriter, PoisonMessage
 
 logger = Logger(service="writer")
 # A batch whose every record failed is reported record by record too (same redelivery as raising,
@@ -22,9 +24,9 @@ logger = Logger(service="writer")
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(writer: InvocationWriter, record: SQSRecord) -> None:
     try:
-        outcome = process_sqs_record(container().readings, record.body)
+        outcome = writer.write(record.message_id, record.body)
     except PoisonMessage as exc:
         logger.error("poison message, left for the DLQ", message_id=record.message_id, detail=exc.detail)
         raise
@@ -35,6 +37,14 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return dict(
-        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    writer = InvocationWriter(container().readings)
+    response = process_partial_response(
+        event=event, record_handler=partial(record_handler, writer), processor=processor, context=context
     )
+    failures = list(response.get("batchItemFailures", []))
+    # The rollups of every stored message, once; if that fails, those messages are redelivered too.
+    unsummarized = writer.finish()
+    if unsummarized:
+        logger.warning("rollups not refreshed; redelivering the stored messages", messages=len(unsummarized))
+        failures.extend({"itemIdentifier": message_id} for message_id in unsummarized)
+    return {**response, "batchItemFailures": failures}

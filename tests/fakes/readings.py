@@ -53,6 +53,8 @@ class InMemoryReadingStore:
         self.reject = reject
         self.fail_with: Exception | None = None
         self.calls = 0
+        #: how many times ``refresh_rollups`` ran (the writer calls it once per invocation)
+        self.rollup_refreshes = 0
         #: series -> time -> version -> record, as the DynamoDB adapter keeps one item per (time, version)
         self._rows: dict[SeriesKey, dict[int, dict[int, Record]]] = {}
 
@@ -60,7 +62,8 @@ class InMemoryReadingStore:
         if self.fail_with is not None:
             raise self.fail_with
 
-    def write(self, records: Sequence[Record]) -> list[RejectedRecord]:
+    def write(self, records: Sequence[Record], *, rollups: bool = True) -> list[RejectedRecord]:
+        """``rollups`` changes nothing here: this store aggregates from its rows on every read."""
         self._check_up()
         self.calls += -(-len(records) // self.max_batch_size)
         rejected: list[RejectedRecord] = []
@@ -76,6 +79,10 @@ class InMemoryReadingStore:
             key: SeriesKey = (record.org_id, record.kind.value, record.series_id)
             self._rows.setdefault(key, {}).setdefault(record.time, {}).setdefault(record.version, record)
         return rejected
+
+    def refresh_rollups(self, records: Sequence[Record]) -> None:
+        self._check_up()
+        self.rollup_refreshes += 1
 
     def _series(self, org_id: str, kind: SeriesKind, series_id: str) -> dict[int, dict[int, Record]]:
         return self._rows.get((org_id, kind.value, series_id), {})

@@ -191,3 +191,77 @@ def test_two_messages_with_different_metrics_for_one_instant_keep_both(app: Modu
     rows, _ = store.history(ORG, SeriesKind.THING, "s1", 0, 10_000)
     assert [{n: m.value for n, m in r.measures.items()} for r in rows] == [{"soc": 80.0, "temp": 21.5}]
     assert item_count(ddb) == 2  # one item per accepted batch; the redelivery rewrote its own
+
+
+def test_one_invocation_summarizes_a_dense_minute_once_not_once_per_message(app: ModuleType, ddb: Any) -> None:
+    """A dense minute (many messages into one minute) must not be re-read per message.
+
+    Each rollup recompute reads every raw item of its minute, so per message it made the writer
+    O(n^2) in the minute's readings (6,000 readings 1 ms apart took 35 s against a 30 s timeout).
+    One invocation now recomputes the touched buckets once, after all its messages are stored.
+    """
+    from telemetry.adapters.readings_dynamodb import DynamoDbReadingStore
+    from telemetry.bootstrap import container
+    from telemetry.models.types import Aggregation
+
+    queries: list[str] = []
+    container().readings.client.meta.events.register(
+        "before-call.dynamodb.Query", lambda **kwargs: queries.append(kwargs["model"].name)
+    )
+    # Given the cost of one message's rollups
+    assert app.lambda_handler({"Records": [message("m0", body("b0", "s0", range(0, 10)))]}, FakeContext()) == {
+        "batchItemFailures": []
+    }
+    one_message = len(queries)
+    queries.clear()
+    # When ten messages into one minute of another series arrive in one invocation
+    event = {"Records": [message(f"m{i}", body(f"b{i}", "s1", range(i * 10, i * 10 + 10))) for i in range(10)]}
+    assert app.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+    # Then the invocation's rollups cost what one message's did
+    assert len(queries) == one_message
+    # and they answer what the raw items do
+    by_rollups = DynamoDbReadingStore(TABLE, client=ddb)
+    by_raw = DynamoDbReadingStore(TABLE, client=ddb, rollups=False)
+    aggregations = {"temp": Aggregation.Avg}
+    for interval in (60_000, 3_600_000, 86_400_000):
+        expected = by_raw.aggregate(ORG, SeriesKind.THING, "s1", 0, 86_400_000, interval, aggregations)
+        assert by_rollups.aggregate(ORG, SeriesKind.THING, "s1", 0, 86_400_000, interval, aggregations) == expected
+        assert expected and expected[0].values["temp"] == sum(t / 10 for t in range(100)) / 100
+
+
+def test_rollups_that_fail_after_the_messages_were_stored_redeliver_those_messages(app: ModuleType, ddb: Any) -> None:
+    """The rollup step runs after every message is stored; if it fails, the stored messages go back.
+
+    The fault (DynamoDB refusing the rollup's Query after the raw BatchWriteItem calls went through)
+    cannot be caused in moto, so a botocore hook raises it: the only injected part of this test.
+    """
+    from botocore.exceptions import ClientError
+    from telemetry.adapters.readings_dynamodb import DynamoDbReadingStore
+    from telemetry.bootstrap import container
+    from telemetry.models.types import Aggregation
+
+    def throttled(**kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "Query")
+
+    events = container().readings.client.meta.events
+    events.register("before-call.dynamodb.Query", throttled, unique_id="throttle-rollups")
+    event = {
+        "Records": [
+            message("m1", body("b1", "s1", range(0, 30))),
+            message("m2", '{"v": 1, "id": "b2", "org": "org_a", "groups": [{"k": "no-such-kind"}]}'),
+            message("m3", body("b3", "s1", range(30, 60))),
+        ]
+    }
+    # When the rollups fail after m1 and m3 were stored
+    result = app.lambda_handler(event, FakeContext())
+    # Then the poison message and both stored messages are redelivered
+    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == ["m1", "m2", "m3"]
+    assert item_count(ddb) == 60
+    # And when the stored ones come back with DynamoDB healthy, nothing is stored twice and the rollups are right
+    events.unregister("before-call.dynamodb.Query", unique_id="throttle-rollups")
+    redelivery = {"Records": [event["Records"][0], event["Records"][2]]}
+    assert app.lambda_handler(redelivery, FakeContext()) == {"batchItemFailures": []}
+    assert item_count(ddb) == 60
+    by_rollups, by_raw = DynamoDbReadingStore(TABLE, client=ddb), DynamoDbReadingStore(TABLE, client=ddb, rollups=False)
+    args = (ORG, SeriesKind.THING, "s1", 0, 86_400_000, 3_600_000, {"temp": Aggregation.Count})
+    assert by_rollups.aggregate(*args) == by_raw.aggregate(*args) != []

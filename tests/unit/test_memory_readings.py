@@ -11,7 +11,6 @@ from telemetry.services.writer import (
     PoisonMessage,
     RetryableWriteFailure,
     parse_message,
-    process_sqs_record,
     write_batch,
 )
 
@@ -156,8 +155,8 @@ def test_writer_is_idempotent_on_redelivery() -> None:
     store = InMemoryReadingStore()
     body = AcceptedBatch("b1", ORG, [rec(t) for t in range(60)]).to_bytes().decode()
 
-    first = process_sqs_record(store, body)
-    second = process_sqs_record(store, body)
+    first = write_batch(store, parse_message(body))
+    second = write_batch(store, parse_message(body))
 
     assert first.written == second.written == 60
     assert store.count() == 60

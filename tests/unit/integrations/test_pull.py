@@ -26,7 +26,7 @@ from telemetry.ports.integrations import (
 )
 from telemetry.repositories.integrations import IntegrationRepository
 from telemetry.services.integrations.pull import IntegrationPull, PullSettings, merge_reports, scrub
-from telemetry.services.writer import process_sqs_record
+from telemetry.services.writer import parse_message, write_batch
 from telemetry.validation import parse
 
 from tests.fakes import in_memory_container
@@ -422,7 +422,7 @@ def test_a_crash_between_enqueue_and_cursor_write_stores_the_same_readings_once(
     # Then the writer stores both batches and the store holds each reading once
     store = InMemoryReadingStore()
     for message in w.queue.messages:
-        assert process_sqs_record(store, message).dead_lettered == []
+        assert write_batch(store, parse_message(message)).dead_lettered == []
     rows, _ = store.history(w.org, SeriesKind.THING, w.thing, 0, NOW + 1)
     assert [(r.time, r.measures[w.soc].value) for r in rows] == [(NOW - 300_000, 0.0), (NOW - 240_000, 1.0)]
 

@@ -13,7 +13,7 @@ keys can never collide and every key starts with the organization).
   hold a ``sk = LATEST`` item per series; it sorts after every ``T#`` key, so no query reads it;
 * **rollup items** (issue 11): ``sk = M#{minute}#{fingerprint}``, ``H#{hour}``, ``D#{day}`` with
   ``n`` (N, the fingerprint) and ``s`` (M: metric -> summary); they sort before ``T#``. See
-  ``_update_rollups`` and docs/performance.md, "Rollups". With a retention
+  ``refresh_rollups`` and docs/performance.md, "Rollups". With a retention
   (``retention_days``) time items carry ``x``, the table's TTL attribute; rollup items never do.
 
 Measures are stored typed with the low-level client, so no ``Decimal`` is involved: Int is ``N``
@@ -215,7 +215,7 @@ _FINER = {MINUTE_MS: None, HOUR_MS: MINUTE_MS, DAY_MS: HOUR_MS}
 
 
 def rollup_sk(grain: int, bucket: int, seen: int) -> str:
-    """Minute items carry the fingerprint they were computed from (see ``_update_rollups``)."""
+    """Minute items carry the fingerprint they were computed from (see ``refresh_rollups``)."""
     prefix = _GRAIN_PREFIX[grain]
     return f"{prefix}#{bucket:015d}#{seen:025d}" if grain == MINUTE_MS else f"{prefix}#{bucket:015d}"
 
@@ -377,7 +377,7 @@ class DynamoDbReadingStore:
 
     # --- writes -------------------------------------------------------------------------------
 
-    def write(self, records: Sequence[Record]) -> list[RejectedRecord]:
+    def write(self, records: Sequence[Record], *, rollups: bool = True) -> list[RejectedRecord]:
         rejected: list[RejectedRecord] = []
         entries: dict[tuple[str, str], _Entry] = {}
         for index, record in enumerate(records):
@@ -407,9 +407,9 @@ class DynamoDbReadingStore:
         pending = list(entries.values())
         for start in range(0, len(pending), self.max_batch_size):
             rejected.extend(self._put_batch(pending[start : start + self.max_batch_size]))
-        if self.rollups:
+        if rollups:
             refused = {r.index for r in rejected}
-            self._update_rollups([r for i, r in enumerate(records) if i not in refused])
+            self.refresh_rollups([r for i, r in enumerate(records) if i not in refused])
         return sorted(rejected, key=lambda r: r.index)
 
     def _retention(self, org_id: str) -> float | None:
@@ -417,7 +417,7 @@ class DynamoDbReadingStore:
 
     # --- rollups ------------------------------------------------------------------------------
 
-    def _update_rollups(self, records: Sequence[Record]) -> None:
+    def refresh_rollups(self, records: Sequence[Record]) -> None:
         """Recompute every minute, hour and day bucket the stored ``records`` touched.
 
         Each bucket is recomputed from what is stored beneath it (never adjusted by deltas), so a
@@ -438,7 +438,13 @@ class DynamoDbReadingStore:
 
         Failures raise :class:`Unavailable`: the writer redelivers the message and the same
         buckets are recomputed.
+
+        Cost: a recompute reads every raw item of its minute, so a caller that writes many
+        batches into one minute calls this once for all of them (``write(..., rollups=False)``
+        per batch; the writer does so per invocation), not once per batch.
         """
+        if not self.rollups:
+            return
         touched: dict[str, tuple[Record, set[int]]] = {}
         for record in records:
             pk = series_pk(record.org_id, record.kind, record.series_id)

@@ -360,7 +360,8 @@ class TimestreamReadingStore:
 
     # --- writes -------------------------------------------------------------------------------
 
-    def write(self, records: Sequence[Record]) -> list[RejectedRecord]:
+    def write(self, records: Sequence[Record], *, rollups: bool = True) -> list[RejectedRecord]:
+        """``rollups`` is accepted for the port's sake: Timestream aggregates natively, nothing to summarize."""
         rejected: list[RejectedRecord] = []
         pending: list[tuple[int, dict[str, Any]]] = []
         for index, record in enumerate(records):
@@ -376,6 +377,9 @@ class TimestreamReadingStore:
         for refusal in rejected:
             first.setdefault(refusal.index, refusal)
         return sorted(first.values(), key=lambda r: r.index)
+
+    def refresh_rollups(self, records: Sequence[Record]) -> None:
+        """Nothing to do: Timestream aggregates natively (``aggregate`` runs SQL)."""
 
     def _write_chunk(self, chunk: list[tuple[int, dict[str, Any]]]) -> list[RejectedRecord]:
         from botocore.exceptions import BotoCoreError, ClientError

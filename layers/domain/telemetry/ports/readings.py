@@ -20,11 +20,21 @@ class ReadingStore(Protocol):
     #: the largest number of records one store call accepts (DynamoDB 25, Timestream 100)
     max_batch_size: int
 
-    def write(self, records: Sequence[Record]) -> list[RejectedRecord]:
+    def write(self, records: Sequence[Record], *, rollups: bool = True) -> list[RejectedRecord]:
         """Write records (any count; the adapter batches). Returns the ones refused, by index.
 
         ``latest`` then answers the merged row of the greatest time: a record older than the
         stored latest never replaces it. Raises :class:`telemetry.errors.Unavailable` when the store is down.
+        ``rollups=False`` leaves the store's summaries of the touched buckets (if it keeps any)
+        to a later :meth:`refresh_rollups`, so a caller writing many batches summarizes once.
+        """
+        ...
+
+    def refresh_rollups(self, records: Sequence[Record]) -> None:
+        """Bring the summaries of every bucket ``records`` touch up to date with what is stored.
+
+        Idempotent (recomputed from the stored records); a store that aggregates natively does
+        nothing. Raises :class:`telemetry.errors.Unavailable` when the store is down.
         """
         ...
 

@@ -20,6 +20,13 @@ The whole batch goes to ``store.write`` in one call: the adapter splits it into 
 ``store.max_batch_size`` records (the port's contract), and seeing the whole batch lets it move
 each series' latest record once per message instead of once per chunk.
 
+Rollups once per invocation (:class:`InvocationWriter`): the Lambda receives up to 10 messages;
+each message's records are stored as it is handled, and the summaries of every bucket they
+touched are recomputed once at the end (:meth:`InvocationWriter.finish`). A recompute reads the
+whole minute, so per message a dense minute cost O(n^2) reads. If that final step fails, every
+message that got that far is reported failed and redelivered: storing is idempotent and the
+recompute reads what is stored, so a redelivery completes the work.
+
 No boto3 here: the store is injected.
 """
 
@@ -29,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from telemetry.errors import DomainError, Unavailable
-from telemetry.models.readings import AcceptedBatch, RejectedRecord
+from telemetry.models.readings import AcceptedBatch, Record, RejectedRecord
 from telemetry.ports.readings import ReadingStore
 
 
@@ -84,12 +91,15 @@ def parse_message(body: str | bytes) -> AcceptedBatch:
     return batch
 
 
-def write_batch(store: ReadingStore, batch: AcceptedBatch) -> WriteOutcome:
-    """Write every record of ``batch``; see the module docstring for what raises and what is logged."""
+def write_batch(store: ReadingStore, batch: AcceptedBatch, *, rollups: bool = True) -> WriteOutcome:
+    """Write every record of ``batch``; see the module docstring for what raises and what is logged.
+
+    ``rollups=False``: the caller refreshes the summaries later (:class:`InvocationWriter`).
+    """
     records = batch.records
     if not records:
         return WriteOutcome(batch.batch_id, 0, [], batch)
-    rejected = store.write(records)
+    rejected = store.write(records, rollups=rollups)
     retryable = [r for r in rejected if r.retryable]
     if retryable:
         raise RetryableWriteFailure(
@@ -104,6 +114,28 @@ def write_batch(store: ReadingStore, batch: AcceptedBatch) -> WriteOutcome:
     return WriteOutcome(batch.batch_id, len(records) - len(dead), dead, batch)
 
 
-def process_sqs_record(store: ReadingStore, body: str) -> WriteOutcome:
-    """The writer Lambda's per-message step: parse, then write."""
-    return write_batch(store, parse_message(body))
+class InvocationWriter:
+    """The messages of one writer invocation: stored one by one, summarized once (see the module docstring)."""
+
+    def __init__(self, store: ReadingStore) -> None:
+        self.store = store
+        self._stored: list[tuple[str, list[Record]]] = []
+
+    def write(self, message_id: str, body: str) -> WriteOutcome:
+        """Store one message's records (raises like :func:`write_batch`); its rollups wait for :meth:`finish`."""
+        outcome = write_batch(self.store, parse_message(body), rollups=False)
+        if outcome.batch is not None and outcome.written:
+            refused = {r.index for r in outcome.dead_lettered}
+            self._stored.append((message_id, [r for i, r in enumerate(outcome.batch.records) if i not in refused]))
+        return outcome
+
+    def finish(self) -> list[str]:
+        """Refresh the rollups of everything stored; the ids of the messages to redeliver if that fails."""
+        stored, self._stored = self._stored, []
+        if not stored:
+            return []
+        try:
+            self.store.refresh_rollups([record for _, records in stored for record in records])
+        except Unavailable:
+            return [message_id for message_id, _ in stored]
+        return []
