@@ -154,3 +154,11 @@ def test_a_refused_connection_is_unavailable() -> None:
     stopped.stop()
     with pytest.raises(ProviderUnavailable, match="unreachable"):
         LOCAL.client().request("GET", f"{stopped.url}/feed")
+
+
+@pytest.mark.parametrize("policy", [DEPLOYED, LOCAL], ids=["deployed", "local"])
+def test_plain_http_to_a_public_address_is_refused_before_connecting(policy: EgressPolicy) -> None:
+    """Connector calls carry credentials: over plain http they would cross the internet in clear text."""
+    public = EgressPolicy(allow_loopback=policy.allow_loopback, resolver=lambda host, port: ["93.184.216.34"])
+    with pytest.raises(EgressRefused, match="https"):
+        public.client().request("GET", "http://provider.example/feed", headers=TOKEN)

@@ -10,6 +10,8 @@ Every connector call goes through :class:`EgressClient` (built by :meth:`EgressP
   keep the original name), so DNS cannot answer one address to the check and another to the
   connect (rebinding). ``allow_loopback=True`` (the local stack, the tests) admits loopback only:
   other private ranges and the metadata address stay refused.
+- **TLS.** Connector calls carry credentials, so plain ``http`` is refused unless the address is
+  loopback, which only the local stack admits (its provider fakes); everything else is ``https``.
 - **Redirects are never followed.** A 3xx is refused with :class:`EgressRefused` naming the
   ``Location``: configure the final URL. Geotab's server redirect is data (``path``), and its
   next call goes through this same transport, so it passes the same check.
@@ -101,6 +103,11 @@ class CheckedTransport(httpx.BaseTransport):
             why = refusal(address, self._policy.allow_loopback)
             if why is not None:
                 raise EgressRefused(f"{host!r} resolves to {address}, {why}: refused in this stack")
+            if url.scheme == "http" and not ipaddress.ip_address(address).is_loopback:
+                raise EgressRefused(
+                    f"plain http to {host!r} is refused: connector calls carry credentials, use https "
+                    "(http is admitted only to loopback on the local stack)"
+                )
         extensions = dict(request.extensions)
         if url.scheme == "https":
             extensions["sni_hostname"] = host
