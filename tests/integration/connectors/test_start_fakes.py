@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
+
 import httpx
+import pytest
 from devstack.fakes import start_fakes
 
 from .conftest import HOUR, connector, pull_to_end
@@ -66,3 +69,24 @@ def test_every_connector_reads_its_running_fake_by_its_url() -> None:
         except httpx.TransportError:
             continue
         raise AssertionError(f"{url} still answers")
+
+
+def test_a_client_hanging_up_early_prints_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    """The response-cap tests hang up mid-answer on purpose; the fake must not print socketserver's traceback."""
+    from devstack.fakes.base import FakeServer
+
+    server = FakeServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    try:
+        for error in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset by peer")):
+            try:
+                raise error
+            except ConnectionError:
+                server.handle_error(None, ("127.0.0.1", 1))
+        assert capfd.readouterr().err == ""
+        try:
+            raise ValueError("a real defect of the fake")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 1))
+        assert "a real defect of the fake" in capfd.readouterr().err
+    finally:
+        server.server_close()
