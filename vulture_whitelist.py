@@ -31,7 +31,7 @@ _.credentialsSet, _.lastRunAt, _.lastSuccessAt, _.lastError, _.backoffUntil, _.c
 _.runId, _.queuedAt, _.startedAt, _.finishedAt
 _.geotab, _.zubie, _.utilityapi, _.http, _.backing_off, _.needs_attention, _.failing
 _.running, _.succeeded, _.skipped
-_.server, _.feeds, _.resultsLimit, _.baseUrl, _.url, _.cursorParam, _.nextCursorPointer, _.recordType
+_.server, _.feeds, _.resultsLimit, _.baseUrl, _.tokenUrl, _.url, _.cursorParam, _.nextCursorPointer, _.recordType
 _.pull_queue_url, _.pull_queue_arn, _.scheduler_group, _.scheduler_role_arn
 _.save_state, _.cursor_rev, _.take_lease, _.release_lease, _.get_run
 _.PROVIDERS, _.record_type, _.external_ids, _.calls, _.pushed, _.pull, _.Connector

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from devstack.fakes import RunningFakes, start_fakes
 
@@ -104,6 +105,22 @@ PROVIDERS: dict[str, dict[str, Any]] = {
         "credentials": {"apiKey": "zubie-test-key"},
         "metric": "latitude",
     },
+    # OAuth2 with an access token Zubie has expired: the run refreshes it first, and the rotated
+    # refresh token is written back to the integration's secret (checked below)
+    "zubie-oauth": {
+        "provider": "zubie",
+        "template": "zubie-trip-points.template.json",
+        "external_id": "veh1",
+        "connection": lambda f: {"baseUrl": f.urls["zubie"], "tokenUrl": f.zubie.url + "/oauth/token"},
+        "credentials": {
+            "accessToken": "zubie-test-token",
+            "refreshToken": "zubie-test-refresh",
+            "clientId": "zubie-test-client",
+            "clientSecret": "zubie-test-client-secret",
+        },
+        "before": lambda f: f.zubie.expire_session(),
+        "metric": "latitude",
+    },
     "utilityapi": {
         "template": "utilityapi-intervals.template.json",
         "external_id": "101",
@@ -144,19 +161,26 @@ def test_a_manual_run_against_each_fake_maps_its_real_records_with_the_example_t
         "/v2/integrations",
         {
             "name": provider,
-            "provider": provider,
+            "provider": case.get("provider", provider),
             "connection": case["connection"](fakes),
             "credentials": case["credentials"],
             "resources": [{"externalId": case["external_id"], "thingId": thing}],
             "templateId": template,
         },
     )["id"]
+    case.get("before", lambda f: None)(fakes)
     run_id = ok("POST", f"/v2/integrations/{integration}/runs", status=202)["runId"]
     drain_all(platform)
     runs = ok("GET", f"/v2/integrations/{integration}/runs", status=200)["items"]
     (run,) = [r for r in runs if r["runId"] == run_id]
     assert run["state"] == "succeeded", run
     assert run["report"]["readingsWritten"] > 0, run
+    if "refreshToken" in case["credentials"]:
+        secrets = boto3.client("secretsmanager")
+        (name,) = [e["Name"] for e in secrets.list_secrets()["SecretList"] if e["Name"].endswith(f"/{integration}")]
+        secret = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+        assert secret["refreshToken"] in fakes.zubie.refresh_tokens and secret["accessToken"] in fakes.zubie.tokens
+        assert secret["refreshToken"] != case["credentials"]["refreshToken"]
     assert {s["reason"] for s in run["report"]["recordsSkipped"]} <= {"unmapped_thing"}, run["report"]
     latest = ok("GET", f"/v2/things/{thing}/latest-event", status=200)
     assert case["metric"] in latest["metrics"], latest

@@ -24,7 +24,7 @@ class Call:
     path: str
     params: dict[str, str]
     headers: dict[str, str]  #: lower-case names
-    body: Any  #: parsed JSON, or None
+    body: Any  #: parsed JSON (a form body: a dict of its fields), or None
 
 
 @dataclass
@@ -175,10 +175,14 @@ class FakeProvider:
     def _answer(self, handler: BaseHTTPRequestHandler, raw: bytes) -> None:
         parts = urlsplit(handler.path)
         params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        try:
-            body = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            body = None
+        body: Any = None
+        if raw and "application/x-www-form-urlencoded" in (handler.headers.get("content-type") or ""):
+            body = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        elif raw:
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                body = None
         call = Call(
             time.time(), handler.command, parts.path, params, {k.lower(): v for k, v in handler.headers.items()}, body
         )

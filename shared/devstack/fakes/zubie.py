@@ -4,7 +4,10 @@
 ``GET /trip/{key}``, ``GET /trip/{key}/points?cursor=&size=``, ``GET /trips``, ``GET /vehicles``.
 Lists page by ``size``; the answer carries ``cursor`` (the key of the next object) while more
 remain and omits it at the end. Auth: ``Zubie-Api-Key`` or ``Authorization: Bearer``; 401 with an
-empty body otherwise; 400 with a JSON body for a bad parameter; throttling 429 + ``Retry-After``
+empty body otherwise. OAuth2 token endpoint ``POST /oauth/token`` (login.zubiecar.com in production;
+developer.zubie.com/faq: tokens expire after 24 hours, and a 401 with a refresh token is answered by
+POSTing URL-encoded ``grant_type=refresh_token``, ``client_id``, ``client_secret``, ``refresh_token``):
+an RFC 6749 §5.1 token answer, refresh tokens rotated (the old one stops working), §5.2 errors; 400 with a JSON body for a bad parameter; throttling 429 + ``Retry-After``
 (assumed: Zubie documents none). Webhooks are signed ``Zubie-Signature`` = base64 HMAC-SHA256.
 """
 
@@ -19,6 +22,7 @@ from typing import Any
 from devstack.fakes.base import Call, FakeProvider, Reply, iso, page_after, parse_iso_ms
 
 PREFIX = "/api/v2/zinc"
+TOKEN_PATH = "/oauth/token"
 _TRIP = re.compile(rf"^{PREFIX}/trip/([^/]+)(/points)?$")
 
 
@@ -26,11 +30,21 @@ class ZubieFake(FakeProvider):
     name = "zubie"
 
     def __init__(
-        self, host: str = "127.0.0.1", *, api_key: str = "zubie-test-key", access_token: str = "zubie-test-token"
+        self,
+        host: str = "127.0.0.1",
+        *,
+        api_key: str = "zubie-test-key",
+        access_token: str = "zubie-test-token",
+        client_id: str = "zubie-test-client",
+        client_secret: str = "zubie-test-client-secret",
+        refresh_token: str = "zubie-test-refresh",
     ) -> None:
         super().__init__(host)
         self.api_keys = {api_key}
         self.tokens = {access_token}
+        self.clients = {client_id: client_secret}
+        self.refresh_tokens = {refresh_token}
+        self.token_lifetime_s = 86_400
         self.vehicles = [
             {"key": f"veh{i}", "nickname": f"Van {i}", "vin": f"1FTBW2CM{i:09d}", "fuel_economy_um": "mpg"}
             for i in (1, 2)
@@ -107,6 +121,8 @@ class ZubieFake(FakeProvider):
         return {"Zubie-Signature": base64.b64encode(digest).decode(), "Content-Type": "application/json"}
 
     def route(self, call: Call) -> Reply:
+        if call.path == TOKEN_PATH and call.method == "POST":
+            return self._token(call)
         if not call.path.startswith(PREFIX):
             return Reply(404, b"")
         key = call.headers.get("zubie-api-key")
@@ -144,6 +160,30 @@ class ZubieFake(FakeProvider):
             chunk, following = page_after(self.points[trip["key"]], "key", cursor, size)
             return Reply(200, _listing("points", chunk, following))
         return Reply(404, b"")
+
+    def _token(self, call: Call) -> Reply:
+        form = call.body if isinstance(call.body, dict) else {}
+        if self.clients.get(str(form.get("client_id"))) != form.get("client_secret"):
+            return Reply(401, {"error": "invalid_client"})
+        if form.get("grant_type") != "refresh_token":
+            return Reply(400, {"error": "unsupported_grant_type"})
+        if form.get("refresh_token") not in self.refresh_tokens:
+            return Reply(400, {"error": "invalid_grant"})
+        self._n += 1
+        access, refresh = f"zubie-token-{self._n}", f"zubie-refresh-{self._n}"
+        self.refresh_tokens.discard(str(form["refresh_token"]))
+        self.refresh_tokens.add(refresh)
+        self.tokens.add(access)
+        return Reply(
+            200,
+            {
+                "access_token": access,
+                "token_type": "Bearer",
+                "expires_in": self.token_lifetime_s,
+                "refresh_token": refresh,
+            },
+            {"Cache-Control": "no-store"},
+        )
 
     def _events(self, call: Call, size: int, cursor: str | None) -> Reply:
         kind = call.params.get("event")

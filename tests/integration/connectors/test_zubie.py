@@ -149,3 +149,64 @@ def test_a_deployed_stack_refuses_a_loopback_base_url(zubie: ZubieFake) -> None:
     with pytest.raises(EgressRefused):
         pull(connector("zubie", DEPLOYED), conn(zubie), KEY)
     assert zubie.calls == []
+
+
+OAUTH: dict[str, Any] = {
+    "accessToken": "zubie-test-token",
+    "refreshToken": "zubie-test-refresh",
+    "clientId": "zubie-test-client",
+    "clientSecret": "zubie-test-client-secret",
+}
+
+
+def oauth_conn(fake: ZubieFake) -> dict[str, Any]:
+    return conn(fake, tokenUrl=fake.url + "/oauth/token")
+
+
+def test_an_expired_oauth_token_is_refreshed_in_a_step_of_its_own_then_the_pull_goes_on(zubie: ZubieFake) -> None:
+    # Given an OAuth integration whose access token has expired (Zubie's tokens last 24 hours)
+    zubie.seed(T0, trips_per_vehicle=1, points_per_trip=2)
+    zubie.expire_session()
+    # When the pull runs to the end, as the pull service runs it (credentials written back between steps)
+    pages, _, credentials = pull_to_end(connector("zubie"), oauth_conn(zubie), dict(OAUTH), now_ms=T0 + HOUR)
+    # Then the first step was the refresh alone: no records, the cursor unmoved, more to do, new tokens
+    refresh = pages[0]
+    assert refresh.records == [] and refresh.more and refresh.cursor == {} and refresh.calls == 1
+    token_call = zubie.calls_to("/oauth/token")[0]
+    assert token_call.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert token_call.body == {
+        "grant_type": "refresh_token",
+        "client_id": "zubie-test-client",
+        "client_secret": "zubie-test-client-secret",
+        "refresh_token": "zubie-test-refresh",
+    }
+    # and the next step read the trips with the new token, keeping the rotated refresh token
+    assert point_keys(pages[1:]) == all_points(zubie)
+    assert credentials["accessToken"] in zubie.tokens and credentials["refreshToken"] in zubie.refresh_tokens
+    assert credentials["refreshToken"] != OAUTH["refreshToken"]
+    assert credentials["expiresAt"] == T0 + HOUR + 86_400_000 and credentials["clientSecret"] == OAUTH["clientSecret"]
+    assert zubie.calls[-1].headers["authorization"] == f"Bearer {credentials['accessToken']}"
+
+
+def test_a_token_about_to_expire_is_refreshed_before_any_api_call(zubie: ZubieFake) -> None:
+    zubie.seed(T0, trips_per_vehicle=1, points_per_trip=2)
+    now = T0 + HOUR
+    page = pull(connector("zubie"), oauth_conn(zubie), {**OAUTH, "expiresAt": now + 60_000}, now_ms=now)
+    assert page.records == [] and page.credentials is not None
+    assert [c.path for c in zubie.calls] == ["/oauth/token"]
+
+
+def test_a_refused_refresh_token_needs_attention(zubie: ZubieFake) -> None:
+    zubie.expire_session()
+    zubie.refresh_tokens.clear()  # revoked, or rotated by another client
+    with pytest.raises(ProviderAuthFailed, match="authorize the app again"):
+        pull(connector("zubie"), oauth_conn(zubie), dict(OAUTH))
+
+
+def test_a_401_right_after_a_refresh_is_auth_failed_not_a_refresh_loop(zubie: ZubieFake) -> None:
+    zubie.expire_session()
+    now = T0 + HOUR
+    just_refreshed = {**OAUTH, "refreshedAtMs": now - 10_000}
+    with pytest.raises(ProviderAuthFailed, match="401"):
+        pull(connector("zubie"), oauth_conn(zubie), just_refreshed, now_ms=now)
+    assert zubie.calls_to("/oauth/token") == []

@@ -208,13 +208,23 @@ class EgressClient:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
+        form: Mapping[str, str] | None = None,
     ) -> Answer:
-        """One call: the answer read whole, or :class:`EgressRefused` / :class:`ProviderUnavailable`."""
+        """One call: the answer read whole, or :class:`EgressRefused` / :class:`ProviderUnavailable`.
+
+        ``json`` sends a JSON body; ``form`` an ``application/x-www-form-urlencoded`` one (OAuth2 token requests).
+        """
+        from urllib.parse import urlencode
+
         deadline = time.monotonic() + self.policy.total_s
-        content = None if json is None else orjson.dumps(json)
         send_headers = dict(headers or {})
-        if content is not None:
+        content: bytes | None = None
+        if json is not None:
+            content = orjson.dumps(json)
             send_headers.setdefault("Content-Type", "application/json")
+        elif form is not None:
+            content = urlencode(form).encode()
+            send_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         try:
             request = self._http.build_request(method, url, headers=send_headers, params=params, content=content)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:

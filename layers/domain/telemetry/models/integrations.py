@@ -75,6 +75,8 @@ class GeotabConnection(ApiModel):
 
 class ZubieConnection(ApiModel):
     baseUrl: str | None = Field(default=None, max_length=1024, pattern=_URL)
+    #: the OAuth2 token URL (default https://login.zubiecar.com/oauth/token), for refreshing tokens
+    tokenUrl: str | None = Field(default=None, max_length=1024, pattern=_URL)
 
 
 class UtilityApiConnection(ApiModel):
