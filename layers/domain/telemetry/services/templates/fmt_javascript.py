@@ -38,23 +38,145 @@ _RESULT_MARK = "\x00RESULT:"
 _RESULT_OK = "\x00OK:"
 _MB = 1024 * 1024
 
-# Before any user code runs, every constructor that allocates OUTSIDE the V8 heap is removed from
-# the isolate: ArrayBuffer backing stores, typed arrays, DataView, SharedArrayBuffer/Atomics and
-# WebAssembly memories are external memory, which mini-racer's hard limit (a heap-size check after
-# GC) does not count: with memoryLimitMb=16 one script grew the process by 800 MB. Plain V8 offers
-# no other way to reach these intrinsics, so removing the globals removes the allocation path.
-_OFF_HEAP_GLOBALS = (
-    "ArrayBuffer", "SharedArrayBuffer", "DataView", "Atomics", "WebAssembly",
+# Off-heap memory. ArrayBuffer backing stores (typed arrays, DataView's buffers, WebAssembly memories)
+# live outside the V8 heap, which mini-racer's hard limit (a heap-size check after GC) does not
+# count: with memoryLimitMb=16 one script grew the process by 800 MB. Payload decoders from device
+# vendors do use them (a float is `new DataView(new ArrayBuffer(4))`, bytes are a `Uint8Array`),
+# so instead of removing them the prelude CHARGES every allocation to a budget of the template's
+# ``memoryLimitMb`` bytes in all (cumulative: V8 does not tell JavaScript when a buffer is freed),
+# before the allocation happens:
+# * ``ArrayBuffer`` and every typed-array constructor are replaced by wrappers that charge the
+#   length (``maxByteLength`` for a resizable buffer) and then construct the real one; the real
+#   constructors are reachable only from the prelude's closure (each prototype's ``constructor``
+#   and the species now name the wrapper, and subclasses extend the wrapper);
+# * every built-in that copies a buffer without calling a constructor is wrapped to charge first:
+#   ``ArrayBuffer.prototype.slice/transfer/transferToFixedLength``, the typed arrays' ``slice``,
+#   ``map``, ``filter``, ``toReversed``, ``toSorted``, ``with``, ``Uint8Array.fromBase64/fromHex``
+#   (charges are conservative: the whole source's size; a copy made through a wrapped constructor
+#   may be charged twice);
+# * lengths are converted once by the wrapper and passed on as numbers, so a ``valueOf`` that
+#   answers differently the second time cannot allocate more than was charged;
+# * ``SharedArrayBuffer``, ``Atomics`` and ``WebAssembly`` are removed (no decoder needs them, and a
+#   WebAssembly memory grows outside any of this).
+# Over the budget, the allocation throws a RangeError and the run is ``script-memory``. The list of
+# every method of these prototypes is pinned by a unit test, so a V8 upgrade that adds a copying
+# method fails the suite until it is reviewed (tests/unit/templates/test_javascript_resources.py).
+_REMOVED_GLOBALS = ("SharedArrayBuffer", "Atomics", "WebAssembly")
+_TYPED_ARRAYS = (
     "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array",
     "Uint32Array", "Float16Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array",
 )  # fmt: skip
-_PRELUDE = """(function () {
-  const names = %(names)s;
-  for (const name of names) { delete globalThis[name]; }
-  const left = names.filter(function (name) { return name in globalThis; });
-  if (left.length) { throw new Error("sandbox: cannot remove " + left.join(", ")); }
+_OVER_BUDGET_FLAG = "\u0000sandboxOverBudget"
+_PRELUDE = """(function (removed, typedArrays, limit) {
+  "use strict";
+  for (const name of removed) { delete globalThis[name]; }
+  const left0 = removed.filter(function (name) { return name in globalThis; });
+  if (left0.length) { throw new Error("sandbox: cannot remove " + left0.join(", ")); }
+  let left = limit, over = false;
+  Object.defineProperty(globalThis, "%(flag)s", { get: function () { return over; }, configurable: false });
+  function charge(bytes) {
+    const n = Number(bytes);
+    if (!(n > 0)) { return; }  // 0, negative, NaN: V8 answers those itself
+    if (n > left) {
+      over = true;
+      throw new RangeError("sandbox: the handler's array buffers would exceed its memory limit of " +
+        (limit / 1048576) + " MB in all");
+    }
+    left -= n;
+  }
+  function define(owner, key, value) {
+    Object.defineProperty(owner, key, { value: value, writable: true, configurable: true, enumerable: false });
+  }
+  function seal(ctor, proto, name, length) {
+    Object.defineProperty(ctor, "prototype", { value: proto, writable: false, enumerable: false, configurable: false });
+    Object.defineProperty(ctor, "name", { value: name, configurable: true });
+    Object.defineProperty(ctor, "length", { value: length, configurable: true });
+    define(proto, "constructor", ctor);
+  }
+  // `cost(self, args)` answers [bytes, args to pass on]; methods made this way are not constructors
+  function charged(owner, name, cost) {
+    const original = owner[name];
+    if (typeof original !== "function") { return; }
+    const method = { [name](...args) {
+      const [bytes, passed] = cost(this, args);
+      charge(bytes);
+      return Reflect.apply(original, this, passed);
+    } }[name];
+    define(owner, name, method);
+  }
+  const RealArrayBuffer = ArrayBuffer;
+  const abLength = Object.getOwnPropertyDescriptor(RealArrayBuffer.prototype, "byteLength").get;
+  function isBuffer(value) {
+    try { abLength.call(value); return true; } catch (e) { return false; }
+  }
+  const ArrayBufferWrapper = function (length, options) {
+    if (new.target === undefined) { throw new TypeError("Constructor ArrayBuffer requires 'new'"); }
+    const n = typeof length === "object" || typeof length === "function" ? Number(length) : length;
+    const args = [n];
+    let max;
+    if (options !== null && typeof options === "object") {
+      max = options.maxByteLength;
+      if (max !== undefined) {
+        max = typeof max === "object" || typeof max === "function" ? Number(max) : max;
+        args.push({ maxByteLength: max });
+      }
+    }
+    charge(Math.max(Number(n) || 0, Number(max) || 0));
+    return Reflect.construct(RealArrayBuffer, args, new.target === ArrayBufferWrapper ? RealArrayBuffer : new.target);
+  };
+  seal(ArrayBufferWrapper, RealArrayBuffer.prototype, "ArrayBuffer", 1);
+  define(ArrayBufferWrapper, "isView", RealArrayBuffer.isView);
+  Object.defineProperty(ArrayBufferWrapper, Symbol.species, { get: function () { return this; }, configurable: true });
+  globalThis.ArrayBuffer = ArrayBufferWrapper;
+  const bufferProto = RealArrayBuffer.prototype;
+  charged(bufferProto, "slice", function (self, args) { return [abLength.call(self), args]; });
+  for (const name of ["transfer", "transferToFixedLength"]) {
+    charged(bufferProto, name, function (self, args) {
+      const size = abLength.call(self);
+      if (args[0] === undefined) { return [size, []]; }
+      const n = Number(args[0]);
+      return [n, [n]];
+    });
+  }
+  const TypedArray = Object.getPrototypeOf(Int8Array);
+  const taLength = Object.getOwnPropertyDescriptor(TypedArray.prototype, "byteLength").get;
+  for (const name of ["slice", "map", "filter", "toReversed", "toSorted", "with"]) {
+    charged(TypedArray.prototype, name, function (self, args) { return [taLength.call(self), args]; });
+  }
+  for (const name of typedArrays) {
+    const Real = globalThis[name];
+    if (typeof Real !== "function") { continue; }
+    const size = Real.BYTES_PER_ELEMENT;
+    const Wrapper = function (...args) {
+      if (new.target === undefined) { throw new TypeError("Constructor " + name + " requires 'new'"); }
+      const first = args[0];
+      if (first !== null && (typeof first === "object" || typeof first === "function")) {
+        if (!isBuffer(first)) {  // a typed array, array-like or iterable: copied on the V8 heap first
+          const values = Array.from(first);
+          charge(values.length * size);
+          args = [values];
+        }  // else a view on an existing buffer: no allocation
+      } else {
+        charge(Number(first) * size);
+      }
+      return Reflect.construct(Real, args, new.target === Wrapper ? Real : new.target);
+    };
+    Object.setPrototypeOf(Wrapper, TypedArray);  // from, of and the species come from %%TypedArray%%
+    seal(Wrapper, Real.prototype, name, 3);
+    Object.defineProperty(Wrapper, "BYTES_PER_ELEMENT", { value: size });
+    for (const [method, ratio] of [["fromBase64", 0.75], ["fromHex", 0.5]]) {
+      if (typeof Real[method] === "function") {
+        const original = Real[method];
+        define(Wrapper, method, { [method](text, options) {
+          if (typeof text === "string") { charge(Math.ceil(text.length * ratio)); }
+          return Reflect.apply(original, Real, arguments.length > 1 ? [text, options] : [text]);
+        } }[method]);
+      }
+    }
+    globalThis[name] = Wrapper;
+  }
   return 0;
-})()"""
+})(%(removed)s, %(typed)s, %(limit)d)"""
 
 # The user source becomes the body of ``new Function``: it is parsed on its own, so neither a
 # top-level ``return`` nor a ``})`` in it can reach past the checks below. Payload and context
@@ -111,8 +233,14 @@ def run_handler(spec: JavaScriptHandlerSpec, payload: Any, context: Mapping[str,
         "max_records": MAX_RECORDS,
         "max_chars": MAX_SCRIPT_RESULT_CHARS,
     }
+    prelude = _PRELUDE % {
+        "removed": orjson.dumps(_REMOVED_GLOBALS).decode(),
+        "typed": orjson.dumps(_TYPED_ARRAYS).decode(),
+        "limit": spec.memoryLimitMb * _MB,
+        "flag": _OVER_BUDGET_FLAG,
+    }
     with MiniRacer() as ctx:
-        ctx.eval(_PRELUDE % {"names": orjson.dumps(_OFF_HEAP_GLOBALS).decode()}, timeout_sec=1.0)
+        ctx.eval(prelude, timeout_sec=1.0)
         try:
             out = ctx.eval(code, timeout_sec=spec.timeoutMs / 1000, max_memory=spec.memoryLimitMb * _MB)
         except JSTimeoutException:
@@ -125,7 +253,7 @@ def run_handler(spec: JavaScriptHandlerSpec, payload: Any, context: Mapping[str,
                 "script-memory", f"the handler exceeded its memory limit of {spec.memoryLimitMb} MB"
             ) from None
         except JSEvalException as exc:
-            if ctx.was_hard_memory_limit_reached():
+            if ctx.was_hard_memory_limit_reached() or _over_budget(ctx):
                 raise TemplateExecutionFailed(
                     "script-memory", f"the handler exceeded its memory limit of {spec.memoryLimitMb} MB"
                 ) from None
@@ -150,6 +278,14 @@ def run_handler(spec: JavaScriptHandlerSpec, payload: Any, context: Mapping[str,
             "script-result", f"the handler returned {len(result)} readings; at most {MAX_RECORDS} per request"
         )
     return result
+
+
+def _over_budget(ctx: MiniRacer) -> bool:
+    """Whether the script was refused an array buffer over its budget (the prelude's flag)."""
+    try:
+        return ctx.eval(f'globalThis["{_OVER_BUDGET_FLAG}"] === true', timeout_sec=1.0) is True
+    except Exception:  # the isolate is unusable: not the budget's doing
+        return False
 
 
 def _drain(ctx: MiniRacer) -> None:
