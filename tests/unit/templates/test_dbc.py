@@ -316,3 +316,66 @@ def test_a_non_finite_signal_scale_is_refused(can_metrics: dict[str, MetricDefin
 
     with pytest.raises(DbcError, match="finite"):
         load_dbc(DBC.replace("(0.01,0)", "(1e320,0)"))
+
+
+# --------------------------------------------------------------------------- J1939
+J1939_DBC = """VERSION ""
+
+NS_ :
+
+BS_:
+
+BU_: Engine
+
+BO_ 2364540158 EEC1: 8 Engine
+ SG_ EngineSpeed : 24|16@1+ (0.125,0) [0|8031.875] "rpm" Vector__XXX
+
+BO_ 2566844926 CCVS1: 8 Engine
+ SG_ WheelBasedVehicleSpeed : 8|16@1+ (0.00390625,0) [0|250.996] "km/h" Vector__XXX
+
+BO_ 2566845182 Plain: 8 Engine
+ SG_ Level : 0|8@1+ (1,0) [0|255] "" Vector__XXX
+
+BA_DEF_ BO_ "VFrameFormat" ENUM "StandardCAN","ExtendedCAN","reserved","J1939PG";
+BA_DEF_  "ProtocolType" STRING ;
+BA_DEF_DEF_ "VFrameFormat" "ExtendedCAN";
+BA_DEF_DEF_ "ProtocolType" "";
+BA_ "ProtocolType" "J1939";
+BA_ "VFrameFormat" BO_ 2364540158 3;
+BA_ "VFrameFormat" BO_ 2566844926 3;
+"""
+
+
+def test_j1939_frames_match_their_dbc_message_by_pgn_whatever_the_source_address(
+    can_metrics: dict[str, MetricDefinition],
+) -> None:
+    """A J1939 DBC names its messages with source address 0xFE (e.g. EEC1 as 0x0CF004FE); a truck's
+    engine sends EEC1 from its own address (0x0CF00400) and other priorities: the PGN is what names it."""
+    db: Any = cantools.database.load_string(J1939_DBC, database_format="dbc")
+    the_spec = {
+        "dbc": J1939_DBC,
+        "mappings": [
+            {"signal": "EngineSpeed", "metricId": "mdef_rpm"},
+            {"signal": "WheelBasedVehicleSpeed", "metricId": "mdef_current"},
+            {"signal": "Level", "metricId": "mdef_count"},
+        ],
+    }
+    eec1 = db.encode_message("EEC1", {"EngineSpeed": 1500}).hex()
+    ccvs = db.encode_message("CCVS1", {"WheelBasedVehicleSpeed": 88.5}).hex()
+    level = db.encode_message("Plain", {"Level": 3}).hex()
+    frames = [
+        {"id": "0x0CF00400", "data": eec1, "timestamp": T0},  # engine #1, SA 0x00
+        {"id": 0x18FEF117, "data": ccvs, "timestamp": T0 + 10},  # priority 6, SA 0x17
+        {"id": 0x0CF004FE, "data": eec1, "timestamp": T0 + 20},  # exactly as in the DBC
+        {"id": 0x18FEF200, "data": level, "timestamp": T0 + 30},  # not a J1939PG message: exact ids only
+        {"id": 0x18FEF2FE, "data": level, "timestamp": T0 + 40},
+    ]
+    result = run({"frames": frames}, can_metrics, the_spec)
+    assert result.readings == [
+        (T0, {"mdef_rpm": 1500}),
+        (T0 + 10, {"mdef_current": 88.5}),
+        (T0 + 20, {"mdef_rpm": 1500}),
+        (T0 + 40, {"mdef_count": 3}),
+    ]
+    skipped = result.report.as_dict()["recordsSkipped"]
+    assert [(s["index"], s["reason"]) for s in skipped] == [(3, "unknown_frame_id")]

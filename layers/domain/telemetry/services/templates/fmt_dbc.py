@@ -5,6 +5,12 @@ Payload: ``{"frames": [{"id": 0x123 | "0x123" | "291", "data": "<hex>" | "dataBa
 Frames are decoded with the message's own codec (looked up once per frame id, choices not
 decoded: labels are resolved only for mappings that need them). A frame whose id is not in the
 DBC, or that does not decode, is skipped and reported; it never fails the request.
+
+J1939: a J1939 DBC (messages with ``VFrameFormat`` J1939PG, cantools' ``protocol == "j1939"``)
+names each parameter group with one 29-bit id, usually with source address 0xFE; an ECU sends the
+same PGN from its own address and sometimes another priority. A frame whose id is not in the DBC
+is matched by its PGN (:func:`cantools.j1939.pgn_from_frame_id`) to the one J1939 message of that
+PGN; a PGN that several messages of the DBC share stays exact-id only, and so do non-J1939 messages.
 """
 
 from __future__ import annotations
@@ -58,6 +64,18 @@ def load_dbc(text: str) -> Database:
                 # 1e320 parses as inf: every decoded value would be inf or NaN (a 500 at apply)
                 raise DbcError(f"signal {msg.name}.{sig.name}: scale, offset, minimum and maximum must be finite")
     return db
+
+
+@functools.lru_cache(maxsize=32)
+def j1939_index(db: Database) -> dict[int, int]:
+    """PGN -> frame id of the DBC's J1939 messages, for the PGNs exactly one message has."""
+    from cantools.j1939 import pgn_from_frame_id
+
+    owners: dict[int, list[int]] = {}
+    for msg in db.messages:
+        if msg.protocol == "j1939" and msg.is_extended_frame:
+            owners.setdefault(pgn_from_frame_id(msg.frame_id), []).append(msg.frame_id)
+    return {pgn: ids[0] for pgn, ids in owners.items() if len(ids) == 1}
 
 
 def resolve_signal(db: Database, name: str) -> tuple[Message, Signal] | str:
@@ -233,6 +251,9 @@ def apply_dbc(
     db = load_dbc(spec.dbc)
     groups = compile_groups(db, spec.mappings, metrics, on_type, report)
     known = {msg.frame_id for msg in db.messages}
+    by_pgn = j1939_index(db)
+    if by_pgn:
+        from cantools.j1939 import pgn_from_frame_id
     frames = resolve_records(doc, spec.recordsPointer, MAX_DBC_FRAMES)
     latest = min(MAX_TIMESTAMP_MS, latest_accepted_ms())
     ms_fast = spec.timestampFormat.value in ("auto", "epoch_ms")
@@ -252,6 +273,9 @@ def apply_dbc(
             skip(index, "invalid_frame_id", raw_id, with_value=True)
             continue
         group = groups.get(fid)
+        if group is None and by_pgn and fid > 0x7FF and fid not in known:
+            fid = by_pgn.get(pgn_from_frame_id(fid), fid)
+            group = groups.get(fid)
         if group is None:
             if fid in known:
                 skip(index, "no_metric_values")
