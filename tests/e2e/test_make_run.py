@@ -52,6 +52,11 @@ def test_run_prints_a_working_key_and_curl_line_and_key_issues_scoped_keys() -> 
             [*shlex.split(curl), "-w", "\n%{http_code}"], capture_output=True, text=True, timeout=30
         )
         assert result.stdout.rstrip().endswith("200"), result.stdout
+        # the printed console URL serves the console's page
+        console = re.search(r"^Console: (http://\S+/console/) ", output, re.M)
+        assert console, output
+        page = requests.get(console.group(1), timeout=10)
+        assert page.status_code == 200 and "<title>Telemetry console</title>" in page.text
 
         # `make key ORG=... SCOPES=...` against the running stack: the key is the last line
         issued = subprocess.run(
