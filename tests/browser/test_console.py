@@ -310,3 +310,35 @@ def test_sign_out_forgets_the_key(browser: Any, local_stack: Any, api_key: str) 
     _css(browser, "#sign-out").click()
     _css(browser, "#api-key")
     assert browser.execute_script("return sessionStorage.length") == 0
+
+
+def test_uplot_draws_100k_points_fast(browser: Any, local_stack: Any, api_key: str) -> None:
+    """Why uPlot (docs/console.md): the console's own Chart draws 100,000 points, timed in the page."""
+    _sign_in(browser, local_stack, api_key)
+    timing = browser.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        import('./js/chart.js').then(({Chart}) => {
+          const box = document.createElement('div');
+          box.style.width = '1200px';
+          document.body.append(box);
+          const n = 100000, t0 = Date.now() - n * 1000;
+          const xs = Array.from({length: n}, (_, i) => t0 + i * 1000);
+          const ys = xs.map((_, i) => 50 + 20 * Math.sin(i / 500) + (i % 7));
+          const chart = new Chart(box);
+          const start = performance.now();
+          chart.draw(xs, ys, {label: 'load', unit: ''});
+          // uPlot paints in a microtask after the constructor: time it to its 'draw' hook
+          (chart.plot.hooks.draw = chart.plot.hooks.draw || []).push(() => {
+            const drawn = performance.now() - start;
+            const points = chart.plot.data[0].length;
+            chart.dispose();
+            box.remove();
+            done({drawn, points});
+          });
+        }, (e) => done({error: String(e)}));
+        """
+    )
+    assert timing.get("points") == 100_000, timing
+    print(f"uPlot: 100,000 points drawn in {timing['drawn']:.0f} ms")
+    assert timing["drawn"] < 1500, timing
