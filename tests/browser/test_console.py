@@ -140,6 +140,25 @@ def test_sign_in_open_a_thing_and_see_its_readings_charted(
     _css(browser, "#zoom-reset").click()
     screenshot(browser, "thing-aggregates")
 
+    # auto-refresh: a new value (for the last timestamp: per-metric upsert, so the thing keeps its 60
+    # readings for the other tests) appears in the latest event and the chart without a reload
+    Select(_css(browser, "#interval")).select_by_value("raw")
+    _css(browser, "#chart-form button[type=submit]").click()
+    _chart_with(browser, READINGS)
+    api = Api(local_stack.url, api_key)
+    last, thing = world["timestamps"][-1], world["thing"]["id"]
+    api.ok("POST", f"/v2/thing/{thing}/data", {"frames": [{"timestamp": last, "metrics": {"soc": 99.5}}]})
+    world["values"][-1] = 99.5
+    _wait(browser, lambda _: api.ok("GET", f"/v2/things/{thing}/latest-event")["metrics"]["soc"] == 99.5)
+    assert _plot(browser)["ys"][-1] != 99.5
+    _css(browser, "#auto-refresh").click()
+    try:
+        _wait(browser, lambda d: _plot(d)["ys"][-1] == 99.5)
+        _wait(browser, lambda d: "99.5" in d.find_element("css selector", "section[aria-labelledby=latest-title]").text)
+    finally:
+        _css(browser, "#auto-refresh").click()
+    assert len(_plot(browser)["xs"]) == READINGS
+
 
 def test_the_playground_runs_a_template_and_shows_the_readings(
     browser: Any, local_stack: Any, api_key: str, world: dict[str, Any]

@@ -274,6 +274,7 @@ async function thingView(thingId) {
     clearInterval(timer);
     timer = autoRefresh.checked ? setInterval(refresh, REFRESH_MS) : null;
     say(autoRefresh.checked ? "Auto-refresh on (every 10 s)." : "Auto-refresh off.");
+    if (autoRefresh.checked) refresh(); // now, then every 10 s
   });
   cleanup.push(() => clearInterval(timer));
 
