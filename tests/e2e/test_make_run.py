@@ -25,6 +25,10 @@ def test_run_prints_a_working_key_and_curl_line_and_key_issues_scoped_keys() -> 
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # this checkout's code, not whichever one the shared venv's editable install points at
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "shared"), str(REPO / "layers" / "domain"), env.get("PYTHONPATH", "")]
+    )
     proc = subprocess.Popen(
         [CLI, "run", "--port", str(port)],
         cwd=REPO,
