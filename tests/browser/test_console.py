@@ -105,10 +105,28 @@ def test_sign_in_open_a_thing_and_see_its_readings_charted(
     latest = _css(browser, "section[aria-labelledby=latest-title]").text
     assert str(world["values"][-1]) in latest and "eco" in latest
     screenshot(browser, "thing-history")
+    # only numeric metrics are offered for the chart (mode is a String)
+    assert [o.text for o in browser.find_elements("css selector", "#metric option")] == ["soc"]
 
-    # aggregates: 15-minute averages, exactly what the API answers for the same range
+    # a custom range: the first 30 readings only (end is exclusive)
     from selenium.webdriver.support.ui import Select
 
+    Select(_css(browser, "#range")).select_by_value("custom")
+    assert _css(browser, "#range-start").get_attribute("value")  # prefilled with the last 24 hours
+    browser.execute_script(
+        "const local = (ms) => { const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000);"
+        " return d.toISOString().slice(0, 19); };"
+        "document.getElementById('range-start').value = local(arguments[0]);"
+        "document.getElementById('range-end').value = local(arguments[1]);",
+        world["timestamps"][0],
+        world["timestamps"][30],
+    )
+    _css(browser, "#chart-form button[type=submit]").click()
+    plot = _chart_with(browser, 30)
+    assert plot["xs"] == world["timestamps"][:30]
+    Select(_css(browser, "#range")).select_by_value("86400000")
+
+    # aggregates: 15-minute maxima, exactly what the API answers for the same range
     Select(_css(browser, "#interval")).select_by_value("15m")
     Select(_css(browser, "#aggregation")).select_by_value("Max")
     _css(browser, "#chart-form button[type=submit]").click()

@@ -159,6 +159,13 @@ function latestSection(latest) {
   );
 }
 
+// epoch ms as a datetime-local input's value (local time, to the second)
+function localInput(ms) {
+  const d = new Date(ms);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
 async function thingView(thingId) {
   const id = encodeURIComponent(thingId);
   const [thing, latest] = await Promise.all([api.get(`/v2/things/${id}`), api.get(`/v2/things/${id}/latest-event`)]);
@@ -187,6 +194,11 @@ async function thingView(thingId) {
   });
   rangePicker.addEventListener("change", () => {
     customRange.hidden = rangePicker.value !== "custom";
+    if (!customRange.hidden && !start.value && !end.value) {
+      // start from the last 24 hours, in the inputs' local time
+      start.value = localInput(Date.now() - 86400000);
+      end.value = localInput(Date.now());
+    }
   });
 
   function range() {
