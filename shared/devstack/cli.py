@@ -15,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from .gateway.static import CONSOLE_DIR
 from .lambdas import runtime_environment
 from .stack import LocalStack, StackNotFoundError, default_state_dir, find_running_stack, find_template
 from .template import Template
@@ -117,6 +118,8 @@ def _serve(stack: LocalStack, stopping: threading.Event) -> int:
             print("API key: unavailable (telemetry.bootstrap failed, see the log above)", flush=True)
         else:
             print(f"API key: {issued.key}", flush=True)
+            if (CONSOLE_DIR / "index.html").is_file():
+                print(f"Console: {url}/console/ (sign in with the API key above)", flush=True)
             path = example_path(stack.template) if stack.template else None
             if path:
                 print(f'curl -s -H "X-Api-Key: {issued.key}" {url}{path}', flush=True)

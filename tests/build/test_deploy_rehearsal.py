@@ -27,6 +27,7 @@ MOTO_LACKS = {
     "AWS::ApiGateway::Account",
     "AWS::ApiGateway::Stage",
     "AWS::CloudWatch::Alarm",
+    "AWS::S3::BucketPolicy",
     "AWS::Scheduler::ScheduleGroup",
 }
 

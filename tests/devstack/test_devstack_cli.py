@@ -95,6 +95,7 @@ def test_run_prints_key_and_curl_then_stops_on_sigterm(
     assert seen["status"] == 200 and seen["state"]["pid"] == os.getpid()
     assert f"Local stack listening on {seen['state']['gateway_url']}" in out
     assert "API key: key-for-default" in out.splitlines()
+    assert f"Console: {seen['state']['gateway_url']}/console/ (sign in with the API key above)" in out.splitlines()
     assert f'curl -s -H "X-Api-Key: key-for-default" {seen["state"]["gateway_url"]}/items/special' in out
     assert not state_file.exists()  # removed on stop
     # the provider fakes run beside the stack, each with its base URL

@@ -25,6 +25,10 @@ def test_run_prints_a_working_key_and_curl_line_and_key_issues_scoped_keys() -> 
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # this checkout's code, not whichever one the shared venv's editable install points at
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "shared"), str(REPO / "layers" / "domain"), env.get("PYTHONPATH", "")]
+    )
     proc = subprocess.Popen(
         [CLI, "run", "--port", str(port)],
         cwd=REPO,
@@ -52,6 +56,11 @@ def test_run_prints_a_working_key_and_curl_line_and_key_issues_scoped_keys() -> 
             [*shlex.split(curl), "-w", "\n%{http_code}"], capture_output=True, text=True, timeout=30
         )
         assert result.stdout.rstrip().endswith("200"), result.stdout
+        # the printed console URL serves the console's page
+        console = re.search(r"^Console: (http://\S+/console/) ", output, re.M)
+        assert console, output
+        page = requests.get(console.group(1), timeout=10)
+        assert page.status_code == 200 and "<title>Telemetry console</title>" in page.text
 
         # `make key ORG=... SCOPES=...` against the running stack: the key is the last line
         issued = subprocess.run(

@@ -53,6 +53,15 @@ def _retention(env: Mapping[str, str], name: str) -> tuple[tuple[str, float], ..
     return tuple(out)
 
 
+def _origin(env: Mapping[str, str], name: str) -> str:
+    """A browser origin, ``scheme://host[:port]`` without a path (what a browser sends in ``Origin``)."""
+    raw = _text(env, name).rstrip("/")
+    scheme, sep, host = raw.partition("://")
+    if raw and (scheme not in ("http", "https") or not sep or not host or "/" in host or "*" in host):
+        raise ValueError(f"environment variable {name} must be an origin like https://console.example.com, not {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     #: the definitions table (DynamoDB): every function but the writer
@@ -96,6 +105,9 @@ class Settings:
     provider_max_response_bytes: int = 48 * 1024 * 1024
     #: a signed webhook delivery seen again within this window is a replay (401)
     webhook_replay_window_seconds: int = 24 * 3600
+    # --- the web console (docs/console.md)
+    #: the one browser origin (``https://host[:port]``) the platform API admits by CORS; empty: none
+    cors_allow_origin: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -130,6 +142,7 @@ class Settings:
                 _number(env, "PROVIDER_MAX_RESPONSE_BYTES", 48 * 1024 * 1024, minimum=1024)
             ),
             webhook_replay_window_seconds=int(_number(env, "WEBHOOK_REPLAY_WINDOW_SECONDS", 86400, minimum=60)),
+            cors_allow_origin=_origin(env, "CORS_ALLOW_ORIGIN"),
         )
 
     def required(self, field: str, variable: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..lambdas import LocalFunction
 from ..template import ACCOUNT_ID, REGION, ApiSpec, Route, Template
-from . import authorizer, invoke, responses
+from . import authorizer, invoke, responses, static
 from .authorizer import AuthorizerCache, AuthResult
 from .messages import MAX_BODY_BYTES, IncomingRequest, OutgoingResponse
 from .routing import Router
@@ -82,6 +82,8 @@ class LocalGateway:
         if len(request.body) > MAX_BODY_BYTES:
             return self.gateway_response("REQUEST_TOO_LARGE", api, request, request_id)
         path = request.path or "/"
+        if static.is_console_path(path):
+            return static.serve(request)
         resolved = self.router.resolve(path, request.method)
         if resolved is None and api is not None and path.startswith(f"/{api.stage}/"):
             path = path[len(api.stage) + 1 :]

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
@@ -127,8 +127,26 @@ class _JsonOnlyValidation(OpenAPIRequestValidationMiddleware):
         return super()._get_body(app)  # type: ignore[no-any-return]
 
 
+def cors_config() -> CORSConfig | None:
+    """CORS for the web console when it is served from another origin (CORS_ALLOW_ORIGIN, the template's
+    ConsoleOrigin or its CloudFront domain; docs/console.md). Powertools adds the headers to an answer
+    only when the request's ``Origin`` is that one; the preflight is API Gateway's (template.yaml)."""
+    origin = settings().cors_allow_origin
+    if not origin:
+        return None
+    return CORSConfig(
+        allow_origin=origin, allow_headers=["Content-Type", "X-Api-Key"], expose_headers=["Retry-After"], max_age=600
+    )
+
+
+def _request_origin(event: dict[str, Any]) -> str | None:
+    return next((str(v) for k, v in (event.get("headers") or {}).items() if k.lower() == "origin"), None)
+
+
 def build_app() -> APIGatewayRestResolver:
-    app = IsolatedRestResolver(enable_validation=True, serializer=_dumps, json_body_deserializer=_load_json_body)
+    app = IsolatedRestResolver(
+        enable_validation=True, serializer=_dumps, json_body_deserializer=_load_json_body, cors=cors_config()
+    )
     app._request_validation_middleware = _JsonOnlyValidation()  # type: ignore[attr-defined]
 
     @app.exception_handler(e.DomainError)
@@ -209,8 +227,12 @@ def entrypoint(
     optional tracing, and a last-resort 500 that never leaks a stack trace. Every refusal made
     here is rendered by ``render``, so dialects with their own error shapes share this wrapper."""
 
+    cors = cors_config()
+
     def _early(err: e.DomainError, event: dict[str, Any]) -> dict[str, Any]:
         status, headers, body = render(err, event.get("path"))
+        if cors is not None:  # refused before the resolver ran: its CORS headers, as it would add them
+            headers = {**headers, **cors.to_dict(_request_origin(event))}
         return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
