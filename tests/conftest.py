@@ -7,6 +7,14 @@ from pathlib import Path
 
 import pytest
 
+# least privilege, proven: every function's AWS calls against its policy (tests/iam_audit.py)
+from tests.iam_audit import (  # noqa: F401
+    pytest_collection_finish,
+    pytest_configure,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
+
 REPO = Path(__file__).resolve().parents[1]
 
 

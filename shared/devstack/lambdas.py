@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -76,11 +77,16 @@ class LambdaContext:
 
 @dataclass
 class LocalFunction:
-    """A loaded handler plus its spec. ``invoke`` behaves like a synchronous Lambda invoke."""
+    """A loaded handler plus its spec. ``invoke`` behaves like a synchronous Lambda invoke.
+
+    ``template`` is the (bound) template it was loaded from, when loaded with :func:`load_all`:
+    what an observer of :data:`CURRENT_FUNCTION` needs to tell which stack resource a call names.
+    """
 
     spec: FunctionSpec
     module: ModuleType
     handler: Handler
+    template: Template | None = None
     invocations: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -100,9 +106,11 @@ class LocalFunction:
             self.invocations += 1
         context = LambdaContext(self.spec, request_id)
         started = time.monotonic()
+        token = CURRENT_FUNCTION.set(self)
         try:
             result = self.handler(json.loads(json.dumps(event)), context)
         finally:
+            CURRENT_FUNCTION.reset(token)
             elapsed = time.monotonic() - started
             if elapsed > self.spec.timeout:
                 log.warning(
@@ -115,6 +123,13 @@ class LocalFunction:
             return json.loads(json.dumps(result))
         except (TypeError, ValueError) as exc:
             raise TypeError(f"Unable to marshal response: {exc}") from exc
+
+
+#: The function whose handler runs in this thread (set by :meth:`LocalFunction.invoke` around the
+#: call), else None. All functions share one process here, unlike on AWS; this lets an observer
+#: attribute work to the function doing it (tests/iam_audit.py records each function's AWS calls
+#: and checks them against its IAM policy).
+CURRENT_FUNCTION: ContextVar[LocalFunction | None] = ContextVar("CURRENT_FUNCTION", default=None)
 
 
 def invoke(function: LocalFunction, event: Any) -> Any:
@@ -169,7 +184,7 @@ def apply_environment(
     return env
 
 
-def load_function(spec: FunctionSpec) -> LocalFunction:
+def load_function(spec: FunctionSpec, template: Template | None = None) -> LocalFunction:
     """Import ``spec``'s handler module by file path as ``fn_<LogicalId>`` (fresh each call)."""
     path = spec.module_file
     if not path.is_file():
@@ -189,7 +204,7 @@ def load_function(spec: FunctionSpec) -> LocalFunction:
     handler = getattr(module, spec.handler_name, None)
     if not callable(handler):
         raise HandlerLoadError(f"{spec.logical_id}: {path} has no callable {spec.handler_name}")
-    return LocalFunction(spec=spec, module=module, handler=handler)
+    return LocalFunction(spec=spec, module=module, handler=handler, template=template)
 
 
 def load_all(template: Template, *, strict: bool = False) -> dict[str, LocalFunction]:
@@ -200,7 +215,7 @@ def load_all(template: Template, *, strict: bool = False) -> dict[str, LocalFunc
     loaded: dict[str, LocalFunction] = {}
     for spec in template.functions():
         try:
-            loaded[spec.logical_id] = load_function(spec)
+            loaded[spec.logical_id] = load_function(spec, template)
         except HandlerLoadError as exc:
             if strict:
                 raise

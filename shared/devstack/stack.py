@@ -325,25 +325,37 @@ class LocalStack:
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.state(), indent=2) + "\n", encoding="utf-8")
         tmp.replace(self.state_file)
-        sam_env = self.state_file.parent / SAM_ENV_FILE
-        sam_env.write_text(json.dumps(self.sam_env_vars(), indent=2) + "\n", encoding="utf-8")
+        sam_env = json.dumps(self.sam_env_vars(), indent=2) + "\n"
+        (self.state_file.parent / SAM_ENV_FILE).write_text(sam_env, encoding="utf-8")
+        if self.state_dir is not None:
+            # the last stack started: `sam local invoke ... --env-vars .devstack/sam-env.json`
+            (self.state_dir / SAM_ENV_FILE).write_text(sam_env, encoding="utf-8")
 
     def sam_env_vars(self) -> dict[str, Any]:
-        """An ``--env-vars`` file for ``sam local start-api``/``invoke`` against this moto server.
+        """An ``--env-vars`` file for ``sam local invoke``/``start-api`` against this moto server.
 
         SAM resolves ``!Ref DefinitionsTable`` to the logical id, not to the table moto holds,
         and its containers reach the host as ``host.docker.internal``; this file gives every
-        function the physical names and that endpoint.
+        function its own variables with the physical names, and that endpoint. ``Parameters``
+        (what SAM applies to every function) holds their union, for tools that read only it;
+        each ``<LogicalId>`` section (which SAM applies to that function, over ``Parameters``)
+        holds exactly what that function declares. SAM overrides only declared variables:
+        ``AWS_ENDPOINT_URL`` is declared when the ``EndpointUrl`` parameter is non-empty
+        (``--config-env local_start_api``).
         """
         port = self.endpoint_url.rsplit(":", 1)[1] if self.endpoint_url else "5000"
+        runtime = {
+            "AWS_ENDPOINT_URL": f"http://host.docker.internal:{port}",
+            "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "AWS_DEFAULT_REGION": REGION,
+        }
         common = {k: v for k, v in (self.environment or {}).items() if not k.startswith("AWS_")}
-        common.update(
-            AWS_ENDPOINT_URL=f"http://host.docker.internal:{port}",
-            AWS_ACCESS_KEY_ID=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            AWS_SECRET_ACCESS_KEY=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            AWS_DEFAULT_REGION=REGION,
-        )
-        return {"Parameters": common}
+        out: dict[str, Any] = {"Parameters": {**common, **runtime}}
+        for logical_id, fn in sorted(self.functions.items()):
+            own = {k: v for k, v in fn.spec.environment.items() if not k.startswith("AWS_")}
+            out[logical_id] = {**own, "AWS_ENDPOINT_URL": runtime["AWS_ENDPOINT_URL"]}
+        return out
 
     def _remove_state(self) -> None:
         assert self.state_file is not None
@@ -354,6 +366,10 @@ class LocalStack:
         if current.get("pid") == os.getpid():  # never remove another process's state
             self.state_file.unlink(missing_ok=True)
             (self.state_file.parent / SAM_ENV_FILE).unlink(missing_ok=True)
+            latest = self.state_dir / SAM_ENV_FILE if self.state_dir is not None else None
+            with contextlib.suppress(OSError, ValueError):  # only if no stack started since wrote it
+                if latest is not None and json.loads(latest.read_text(encoding="utf-8")) == self.sam_env_vars():
+                    latest.unlink()
             if self.state_dir is not None:
                 with contextlib.suppress(OSError):  # the per-port folder, when empty
                     self.state_file.parent.rmdir()
