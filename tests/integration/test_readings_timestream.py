@@ -144,6 +144,17 @@ def test_invalid_records_are_dead_lettered_without_a_call(moto_store: Any) -> No
     assert calls["w"] == 0
 
 
+def test_an_empty_string_is_dead_lettered_alone_and_the_rest_of_the_batch_is_stored(moto_store: Any) -> None:
+    """Timestream refuses an empty measure value (botocore's model: Value min length 1). Before,
+    the whole WriteRecords failed client-side and the batch was Unavailable (redelivered until the
+    DLQ) for one empty String metric; now only that reading is refused, for good, with a reason."""
+    store, _ = moto_store
+    rejected = store.write([rec(1, label=Measure(DataType.String, "")), rec(2, label=Measure(DataType.String, "x"))])
+    assert [(r.index, r.retryable) for r in rejected] == [(0, False)]
+    assert "empty" in rejected[0].reason
+    assert [r["Time"] for r in stored_records()] == ["2"]
+
+
 def test_missing_table_is_unavailable(moto_store: Any) -> None:
     store, _ = moto_store
     other = TimestreamReadingStore(DB, "nope", write_client=store.write_client)
