@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.models.things import ThingAggregates
 
 app = build_app()
 
@@ -24,7 +25,7 @@ def aggregates(
     result = container().queries.aggregates(
         principal(app), thingId, start=start, end=end, interval=interval, metrics=metrics, aggregation=aggregation
     )
-    return json_response(200, result)
+    return json_response(200, ThingAggregates.model_validate(result))
 
 
 lambda_handler = entrypoint(app)

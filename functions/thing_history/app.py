@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.models.things import ThingHistory
 
 app = build_app()
 
@@ -32,7 +33,7 @@ def history(
         cursor=continuationToken,
         order=order,
     )
-    return json_response(200, page)
+    return json_response(200, ThingHistory.model_validate(page))
 
 
 lambda_handler = entrypoint(app)

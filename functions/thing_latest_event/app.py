@@ -5,13 +5,14 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.models.things import ThingLatest
 
 app = build_app()
 
 
 @app.get("/v2/things/<thingId>/latest-event")
 def latest_event(thingId: str) -> Response[str]:
-    return json_response(200, container().queries.latest(principal(app), thingId))
+    return json_response(200, ThingLatest.model_validate(container().queries.latest(principal(app), thingId)))
 
 
 lambda_handler = entrypoint(app)

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
+from telemetry.models.templates import ApplyAnswer
 from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
@@ -20,7 +21,13 @@ OPENAPI: dict[str, Any] = {
             "recordsParsed": 100,
             "readingsWritten": 98,
             "metricValuesWritten": 540,
-            "recordsSkipped": [{"index": 12, "reason": "invalid_timestamp", "value": "n/a"}],
+            "recordsSkipped": [
+                {"index": 12, "reason": "invalid_timestamp", "value": "n/a"},
+                {"index": 30, "reason": "no_metric_values"},
+            ],
+            "metricsSkippedNotOnTtd": ["mdef_torque"],
+            "fieldsSkippedMissing": [{"metricId": "mdef_mode", "count": 3}],
+            "fieldsInvalid": [{"metricId": "mdef_voltage", "reason": "parse_failed", "count": 2}],
         }
     ],
     "requestBody": {
@@ -35,7 +42,7 @@ app = build_app()
 @app.post("/v2/thing/<thingId>/data/template/<templateId>")
 def apply_template(thingId: str, templateId: str, previewOnly: Annotated[bool, Query()] = False) -> Response[str]:
     report = container().templates.apply(principal(app), thingId, templateId, json_body(app), preview_only=previewOnly)
-    return json_response(200, report)
+    return json_response(200, ApplyAnswer.model_validate(report))
 
 
 lambda_handler = entrypoint(app, max_body_bytes=MAX_PAYLOAD_BYTES)

@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
 from telemetry.models.templates import TemplateCreate
-from telemetry.services.template_service import template_out
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
 OPENAPI: dict[str, Any] = {"requestBody": TemplateCreate}
@@ -18,7 +17,7 @@ app = build_app()
 
 @app.post("/v2/templates")
 def create_template() -> Response[str]:
-    return json_response(201, template_out(container().templates.create(principal(app), json_body(app))))
+    return json_response(201, container().templates.create(principal(app), json_body(app)))
 
 
 lambda_handler = entrypoint(app)

@@ -5,14 +5,13 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
-from telemetry.services.template_service import template_out
 
 app = build_app()
 
 
 @app.get("/v2/templates/<templateId>")
 def get_template(templateId: str) -> Response[str]:
-    return json_response(200, template_out(container().templates.get(principal(app), templateId)))
+    return json_response(200, container().templates.get(principal(app), templateId))
 
 
 lambda_handler = entrypoint(app)

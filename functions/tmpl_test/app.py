@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
+from telemetry.models.templates import ApplyAnswer
 from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
@@ -22,7 +23,8 @@ app = build_app()
 
 @app.post("/v2/templates/<templateId>/test")
 def dry_run(templateId: str) -> Response[str]:
-    return json_response(200, container().templates.test(principal(app), templateId, json_body(app)))
+    answer = container().templates.test(principal(app), templateId, json_body(app))
+    return json_response(200, ApplyAnswer.model_validate(answer))
 
 
 lambda_handler = entrypoint(app, max_body_bytes=MAX_PAYLOAD_BYTES)

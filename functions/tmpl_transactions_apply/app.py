@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
+from telemetry.models.templates import ApplyAnswer
 from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
@@ -26,7 +27,7 @@ def apply_transactions(templateId: str, previewOnly: Annotated[bool, Query()] = 
     report = container().templates.apply_transactions(
         principal(app), templateId, json_body(app), preview_only=previewOnly
     )
-    return json_response(200, report)
+    return json_response(200, ApplyAnswer.model_validate(report))
 
 
 lambda_handler = entrypoint(app, max_body_bytes=MAX_PAYLOAD_BYTES)

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
+from telemetry.models.templates import TransactionPage
 
 app = build_app()
 
@@ -24,7 +25,7 @@ def list_transactions(
     page = container().templates.list_transactions(
         principal(app), type, start=start, end=end, limit=pageLimit, cursor=continuationToken, order=order
     )
-    return json_response(200, page)
+    return json_response(200, TransactionPage.model_validate(page))
 
 
 lambda_handler = entrypoint(app)

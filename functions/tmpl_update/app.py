@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
 from telemetry.models.templates import TemplateUpdate
-from telemetry.services.template_service import template_out
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
 OPENAPI: dict[str, Any] = {"requestBody": TemplateUpdate}
@@ -19,7 +18,7 @@ app = build_app()
 @app.put("/v2/templates/<templateId>")
 def update_template(templateId: str) -> Response[str]:
     updated = container().templates.update(principal(app), templateId, json_body(app))
-    return json_response(200, template_out(updated))
+    return json_response(200, updated)
 
 
 lambda_handler = entrypoint(app)

@@ -12,6 +12,7 @@ default status and an unconstrained schema.
 from __future__ import annotations
 
 import ast
+import collections.abc
 import functools
 import importlib
 import inspect
@@ -118,7 +119,8 @@ def _type_of(node: ast.expr, module: ModuleType, assigned: dict[str, ast.expr], 
     if isinstance(node, ast.Name):
         if node.id in assigned:
             return _type_of(assigned[node.id], module, {k: v for k, v in assigned.items() if k != node.id}, depth + 1)
-        return None
+        target = getattr(module, node.id, None)
+        return target if isinstance(target, type) else None  # a class, e.g. ``Model.model_validate(...)``
     if isinstance(node, ast.Call):
         func = node.func
         if isinstance(func, ast.Name) and func.id == "asdict" and node.args:  # a dataclass, as a dict
@@ -129,7 +131,10 @@ def _type_of(node: ast.expr, module: ModuleType, assigned: dict[str, ast.expr], 
         if isinstance(func, ast.Attribute):
             owner = _type_of(func.value, module, assigned, depth + 1)
             member = _member(owner, func.attr)
-            return _return_type(member) if member is not None else None
+            if member is None:  # an attribute annotated ``Callable[..., R]`` (e.g. a bound method kept)
+                return _callable_result(_hints(owner).get(func.attr)) if owner is not None else None
+            returned = _return_type(member)
+            return owner if returned is typing.Self else returned
         return None
     if isinstance(node, ast.Attribute):
         owner = _type_of(node.value, module, assigned, depth + 1)
@@ -139,6 +144,12 @@ def _type_of(node: ast.expr, module: ModuleType, assigned: dict[str, ast.expr], 
         if isinstance(member, functools.cached_property):
             return _return_type(member.func)
         return _hints(owner).get(node.attr) if owner is not None else None
+    return None
+
+
+def _callable_result(hint: Any) -> Any:
+    if typing.get_origin(hint) is collections.abc.Callable:
+        return typing.get_args(hint)[-1]
     return None
 
 

@@ -369,7 +369,70 @@ def build(template: Template) -> dict[str, Any]:
         else:
             operation["security"] = [{credential: []}] if credential else []
         doc["paths"].setdefault(route.path, {})[method] = operation
+    add_links(doc)
     return doc
+
+
+def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _created_id(operation: dict[str, Any], components: dict[str, Any]) -> bool:
+    """A create: its 201 body carries the new resource's ``id``."""
+    media = operation["responses"].get("201", {}).get("content", {}).get("application/json")
+    return media is not None and "id" in _resolve(media["schema"], components).get("properties", {})
+
+
+def _collections(create_path: str) -> set[str]:
+    """Where a resource created by ``POST create_path`` is addressed: under its own path, and, for a
+    nested create (``POST /v2/sites/{placeId}/things``), at the top level (``/v2/things/{id}``,
+    ``/v2/thing/{id}``)."""
+    out = {create_path}
+    if "{" in create_path:
+        last = create_path.rsplit("/", 1)[-1]
+        out |= {f"/v2/{last}", f"/v2/{last.removesuffix('s')}"}
+    return out
+
+
+def _id_name(create_path: str) -> str:
+    """The conventional name of a created resource's id: ``/v2/buckets/{b}/data-sources`` -> ``dataSourceId``."""
+    words = create_path.rsplit("/", 1)[-1].removesuffix("s").split("-")
+    return words[0] + "".join(w.title() for w in words[1:]) + "Id"
+
+
+def add_links(doc: dict[str, Any]) -> None:
+    """OpenAPI links from each create to every operation that takes the created id, so that
+    schemathesis' stateful phase (``schema.as_state_machine()``) chains POST -> GET/PUT/DELETE/list
+    with real ids. By rule, a parameter gets the 201 body's ``id`` when its path continues the
+    create's collection (``/v2/things`` + ``/{thingId}...``), or when it has the name of the
+    created id (learned from those paths, or ``/data-sources`` -> ``dataSourceId``) and is not under
+    another create's collection (``/v2/thing/{thingId}/data/template/{templateId}``, ``/api/data?bucketId=``)."""
+    components = doc["components"]["schemas"]
+    operations = [(path, method, op) for path, item in doc["paths"].items() for method, op in item.items()]
+    creates = [(p, op) for p, m, op in operations if m == "post" and _created_id(op, components)]
+    homes = {create_path: _collections(create_path) for create_path, _ in creates}
+    every_home = set().union(*homes.values())
+    for create_path, create in creates:
+        names = {_id_name(create_path)}
+        targets: dict[str, dict[str, str]] = {}
+        for path, _, op in operations:
+            for param in re.findall(r"\{(\w+)\}", path):
+                if path.split("/{" + param + "}", 1)[0] in homes[create_path]:
+                    targets.setdefault(op["operationId"], {})[f"path.{param}"] = "$response.body#/id"
+                    names.add(param)
+        for path, _, op in operations:
+            for param in re.findall(r"\{(\w+)\}", path):
+                if param in names and path.split("/{" + param + "}", 1)[0] not in every_home:
+                    targets.setdefault(op["operationId"], {})[f"path.{param}"] = "$response.body#/id"
+            for query in op.get("parameters", []):
+                if query["in"] == "query" and query["name"] in names:
+                    targets.setdefault(op["operationId"], {})[f"query.{query['name']}"] = "$response.body#/id"
+        if targets:
+            create["responses"]["201"]["links"] = {
+                target: {"operationId": target, "parameters": params} for target, params in sorted(targets.items())
+            }
 
 
 def write(template_path: Path, out: Path) -> None:

@@ -40,11 +40,13 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ensure_resource_availability,
     negative_data_rejection,
     positive_data_acceptance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    use_after_free,
 )
 
 from tests.conftest import REPO
@@ -69,7 +71,7 @@ CONFIG = SchemathesisConfig.from_dict(
             "allow-extra-parameters": False,
         },
         # the coverage phase sends every boundary of every schema: minutes, so only in `make fuzz`
-        "phases": {"coverage": {"enabled": LONG}, "stateful": {"enabled": False}},
+        "phases": {"coverage": {"enabled": LONG}},
     }
 )
 schema = schemathesis.openapi.from_path(REPO / "shared" / "openapi.json", config=CONFIG)
@@ -210,11 +212,12 @@ def _positive(case: Any, location: str) -> bool:
     return info is None or info.mode == GenerationMode.POSITIVE
 
 
-def prepare(case: Any, world: World) -> tuple[dict[str, str], list[Any]]:
+def prepare(case: Any, world: World, *, world_ids: bool = True) -> tuple[dict[str, str], list[Any]]:
     """Real ids and credentials into a generated case, where the generated part is valid anyway
-    (a negative path parameter or body stays as generated, so it is still refused)."""
+    (a negative path parameter or body stays as generated, so it is still refused). Stateful steps
+    (``world_ids=False``) keep the path ids their links gave them."""
     method, path = case.operation.method.upper(), case.operation.path
-    if case.path_parameters and _positive(case, "path"):
+    if case.path_parameters and _positive(case, "path") and world_ids:
         ids = world.path_ids(method, path)
         case.path_parameters = {name: ids.get(name, value) for name, value in case.path_parameters.items()}
     if isinstance(case.query, dict) and _positive(case, "query"):
@@ -230,6 +233,11 @@ def prepare(case: Any, world: World) -> tuple[dict[str, str], list[Any]]:
             for point in [case.body, *(p for p in case.body.get("dataPoints") or [] if isinstance(p, dict))]:
                 if "dataSourceId" in point:
                     point["dataSourceId"] = world.ids["dataSourceId"]
+        # ids a create's body names must exist, so that the create succeeds and its links fire
+        if isinstance(case.body.get("metricIds"), list) and path.startswith("/v2/definitions/"):
+            case.body["metricIds"] = [world.ids["metricId"]]
+        if "thingTypeId" in case.body and path.endswith("/things"):
+            case.body["thingTypeId"] = world.ids["thingTypeId"]
         if "sensorId" in case.body and path.startswith("/ingestion/"):
             case.body["sensorId"] = world.ids["sensorId"]
     headers: dict[str, str] = {}
@@ -362,3 +370,86 @@ def test_a_documented_request_of_each_family_succeeds_as_documented(family: str,
         answer.headers.get("Content-Type"),
         answer.json() if answer.content else None,
     )
+
+
+# --------------------------------------------------------------------------- stateful: the document's links
+#: `make test`: a few short seeded sequences; `make fuzz`: FUZZ_EXAMPLES // 10 sequences of up to 10 steps
+STATEFUL_SEQUENCES = max(EXAMPLES // 10, 20) if LONG else 4
+STATEFUL_STEPS = 10 if LONG else 5
+STATEFUL_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    ensure_resource_availability,  # what a create answered is there for the linked GET
+    use_after_free,  # what a DELETE removed is gone (templates: a soft delete, see below)
+]
+#: a deleted template stays readable with ``status: deleted`` (docs/templates.md), so a GET after
+#: its DELETE is 200 by design, not a use after free
+SOFT_DELETED = ("/v2/templates/{templateId}",)
+
+
+def test_the_document_links_every_create_to_the_operations_on_its_id() -> None:
+    links = {
+        (path, target["operationId"])
+        for path, item in DOCUMENT["paths"].items()
+        for op in item.values()
+        for target in op["responses"].get("201", {}).get("links", {}).values()
+    }
+    creates = {path for path, _ in links}
+    assert {
+        "/v2/definitions/metrics",
+        "/v2/definitions/thing-types",
+        "/v2/sites",
+        "/v2/fleets",
+        "/v2/sites/{placeId}/things",
+        "/v2/templates",
+        "/v2/integrations",
+        "/v2/api-keys",
+        "/v2/buckets",
+        "/v2/buildings",
+        "/v2/rooms/{roomId}/sensors",
+        "/v2/data-streams",
+    } <= creates
+    assert ("/v2/sites/{placeId}/things", "get_thing_v2_things__thingId__get") in links
+    assert ("/v2/templates", "apply_template_v2_thing__thingId__data_template__templateId__post") in links
+    assert ("/v2/buckets", "query_api_data_get") in links
+
+
+def test_stateful_sequences_follow_the_links(world: World, local_stack: Any) -> None:
+    machine = schema.as_state_machine()
+
+    class Workflow(machine):  # type: ignore[misc, valid-type]
+        def before_call(self, case: Any) -> None:
+            self._headers, self._excluded = prepare(case, world, world_ids=False)
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": local_stack.url, "session": world.plain, "headers": self._headers, "timeout": 30}
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+            excluded = list(self._excluded)
+            if case.operation.path in SOFT_DELETED:
+                excluded.append(use_after_free)
+            case.validate_response(
+                response,
+                checks=STATEFUL_CHECKS,
+                excluded_checks=excluded,
+                transport_kwargs=kwargs,
+                recorder=self.recorder,
+            )
+
+    try:
+        Workflow.run(
+            settings=settings(
+                max_examples=STATEFUL_SEQUENCES,
+                stateful_step_count=STATEFUL_STEPS,
+                derandomize=not LONG,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+        )
+    except Exception as failure:
+        failure.add_note(f"replay: SCHEMATHESIS_SEED={SEED} FUZZ_EXAMPLES={EXAMPLES}" if LONG else f"seed {SEED}")
+        raise

@@ -1,5 +1,7 @@
 """Per-metric upserts (issue 8.7) as a property: any order, any redelivery, any batching of the
-same accepted writes gives the same rows, on the DynamoDB adapter (moto) and the in-memory fake.
+same accepted writes gives the same rows, on the DynamoDB adapter (moto), the Timestream adapter
+(on the SQL-executing fake of Timestream, tests/fakes/timestream.py) and the in-memory fake: the
+same history, latest and aggregate checks for every store.
 
 The model: the row of a time holds, for each metric, the value of the highest version that
 carries it. A (time, version) pair is one accepted batch's reading, so it always has the same
@@ -18,11 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 from telemetry.adapters.readings_dynamodb import DynamoDbReadingStore
+from telemetry.adapters.readings_timestream import TimestreamReadingStore
 from telemetry.models.metrics import Aggregation, DataType
 from telemetry.models.readings import Measure, Record, SeriesKind
 from telemetry.ports.readings import ReadingStore
 
 from tests.fakes.readings import InMemoryReadingStore
+from tests.fakes.timestream import TimestreamFake
 from tests.integration.conftest import create_table_from_template
 
 ORG, KIND, TABLE = "org_p", SeriesKind.THING, "readings"
@@ -121,6 +125,25 @@ def check(store: ReadingStore, accepted: dict[Key, dict[str, float]], chunks: li
 @given(case=deliveries())
 def test_dynamodb_rows_depend_only_on_what_was_accepted(ddb: Any, case: Any) -> None:
     check(DynamoDbReadingStore(TABLE, client=ddb, sleep=lambda _: None), *case)
+
+
+@pytest.fixture(scope="module")
+def timestream() -> TimestreamReadingStore:
+    fake = TimestreamFake(page_rows=7)  # small pages: every read must follow NextToken
+    fake.create_table("telemetry", TABLE)
+    write, query = fake.clients()
+    return TimestreamReadingStore("telemetry", TABLE, write, query, sleep=lambda _: None)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=deliveries())
+def test_timestream_rows_depend_only_on_what_was_accepted(timestream: TimestreamReadingStore, case: Any) -> None:
+    check(timestream, *case)
+
+
+def test_timestream_latest_reads_past_one_query_page_of_versions(timestream: TimestreamReadingStore) -> None:
+    accepted = {(5000, v): {f"m{v}": float(v)} for v in range(1, 20)} | {(1000, 1): {"old": 1.0}}
+    check(timestream, accepted, [list(accepted)])
 
 
 @settings(max_examples=200, deadline=None)

@@ -144,6 +144,17 @@ def test_invalid_records_are_dead_lettered_without_a_call(moto_store: Any) -> No
     assert calls["w"] == 0
 
 
+def test_an_empty_string_is_dead_lettered_alone_and_the_rest_of_the_batch_is_stored(moto_store: Any) -> None:
+    """Timestream refuses an empty measure value (botocore's model: Value min length 1). Before,
+    the whole WriteRecords failed client-side and the batch was Unavailable (redelivered until the
+    DLQ) for one empty String metric; now only that reading is refused, for good, with a reason."""
+    store, _ = moto_store
+    rejected = store.write([rec(1, label=Measure(DataType.String, "")), rec(2, label=Measure(DataType.String, "x"))])
+    assert [(r.index, r.retryable) for r in rejected] == [(0, False)]
+    assert "empty" in rejected[0].reason
+    assert [r["Time"] for r in stored_records()] == ["2"]
+
+
 def test_missing_table_is_unavailable(moto_store: Any) -> None:
     store, _ = moto_store
     other = TimestreamReadingStore(DB, "nope", write_client=store.write_client)
@@ -418,11 +429,20 @@ def test_aggregate_sql_and_parsing() -> None:
         {"Data": [datum(v) for v in ["60000", "1.5", "3", "2", "x", "0.5", "9", "0.25"]]},
         {"Data": [datum(v) for v in ["120000", None, None, "1", "y", None, None, None]]},
     ]
+    types = {"temp": "double", "count": "bigint", "on": "boolean", "label": "varchar", "lo": "double"}
+    types |= {"hi": "bigint", "first": "double", "time": "timestamp", "_org": "varchar"}
+    described = {
+        "QueryId": "d",
+        "ColumnInfo": [column(n, "VARCHAR") for n in ("Column", "Type", "Timestream attribute type")],
+        "Rows": [{"Data": [datum(n), datum(t), datum("MULTI")]} for n, t in types.items()],
+    }
     with Stubber(query) as stub:
+        stub.add_response("query", described)
         stub.add_response("query", {"QueryId": "q", "ColumnInfo": columns, "Rows": rows, "NextToken": "n"})
         stub.add_response("query", {"QueryId": "q", "ColumnInfo": columns, "Rows": []})
         result = store.aggregate(ORG, KIND, "s1", 0, 180_000, 60_000, aggregations)
-    text = sql[0]
+    assert sql[0] == 'DESCRIBE "telemetry"."readings"'
+    text = sql[1]
     for fragment in (
         'to_milliseconds(bin(time, 60000ms)) AS "_bucket"',
         'avg("temp") AS "a0"',
@@ -440,6 +460,37 @@ def test_aggregate_sql_and_parsing() -> None:
         (60000, {"temp": 1.5, "count": 3, "on": 2, "label": "x", "lo": 0.5, "hi": 9, "first": 0.25}),
         (120000, {"temp": None, "count": None, "on": 1, "label": "y", "lo": None, "hi": None, "first": None}),
     ]
+
+
+def test_aggregates_of_a_metric_without_a_column_or_of_a_non_numeric_column_are_null() -> None:
+    """The contract (reading_rules.compute_aggregates): Avg/Sum/Min/Max of non-numeric values are
+    None and Count 0; a metric the table has never had is no column at all, which Timestream refuses
+    to query (a 503 before); an interval with a value of any asked metric is still a bucket."""
+    store, _, query = stubbed_store()
+    sql = captured_sql(query)
+    described = {
+        "QueryId": "d",
+        "ColumnInfo": [column(n, "VARCHAR") for n in ("Column", "Type", "Timestream attribute type")],
+        "Rows": [{"Data": [datum("label"), datum("varchar"), datum("MULTI")]}],
+    }
+    asked = {"label": Aggregation.Min, "never": Aggregation.Count}
+    with Stubber(query) as stub:
+        stub.add_response("query", described)
+        stub.add_response(
+            "query",
+            {
+                "QueryId": "q",
+                "ColumnInfo": [column("_bucket", "BIGINT"), column("a0", "UNKNOWN"), column("a1", "UNKNOWN")],
+                "Rows": [{"Data": [datum("0"), datum(None), datum(None)]}],
+            },
+        )
+        result = store.aggregate(ORG, KIND, "s1", 0, 60_000, 60_000, asked)
+    assert 'NULL AS "a0"' in sql[1] and 'NULL AS "a1"' in sql[1] and 'HAVING count("label") > 0' in sql[1]
+    assert '"never"' not in sql[1]
+    assert [(r.start, dict(r.values)) for r in result] == [(0, {"label": None, "never": 0})]
+    with Stubber(query) as stub:  # "never" is not cached: DESCRIBE again; still no column: no query at all
+        stub.add_response("query", {**described, "Rows": []})
+        assert store.aggregate(ORG, KIND, "s1", 0, 60_000, 60_000, {"never": Aggregation.Avg}) == []
 
 
 @pytest.mark.parametrize("name", ['temp") AS x FROM t --', "a b", "measure_value::double", "ts_x", "1temp"])

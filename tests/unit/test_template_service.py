@@ -282,9 +282,9 @@ def test_list_filters_by_target_format_and_status_and_pages(w: World, monkeypatc
         token = None
         while True:
             page = w.s.list_templates(w.who, limit=2, cursor=token, **filters)
-            assert len(page["items"]) <= 2
-            ids += [t["id"] for t in page["items"]]
-            token = page.get("continuationToken")
+            assert len(page.items) <= 2
+            ids += [t.id for t in page.items]
+            token = page.continuationToken
             if not token:
                 return ids
 
@@ -396,7 +396,7 @@ def test_delete_is_soft_idempotent_and_blocks_use(w: World) -> None:
     assert deleted.status is TemplateStatus.deleted and deleted.revision == 1
     assert w.s.get(w.who, template.id).status is TemplateStatus.deleted
     assert w.s.delete(w.who, template.id) == deleted
-    assert w.s.list_templates(w.who)["items"] == []
+    assert w.s.list_templates(w.who).items == []
     with pytest.raises(TemplateDeleted):
         w.apply(template.id, {"readings": []})
     with pytest.raises(TemplateDeleted):
@@ -438,7 +438,7 @@ def test_scopes_and_tenancy(w: World) -> None:
     ):
         with pytest.raises(NotFound):
             call(other)
-    assert w.s.list_templates(other)["items"] == []
+    assert w.s.list_templates(other).items == []
 
 
 # --------------------------------------------------------------------------- apply: ThingData

@@ -76,7 +76,7 @@ import calendar
 import random
 import re
 import time as _time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -168,9 +168,11 @@ def sql_identifier(name: str, pattern: re.Pattern[str] = _MEASURE, field: str = 
 
 
 def _name_problem(record: Record) -> str | None:
-    for name in record.measures:
+    for name, measure in record.measures.items():
         if not _MEASURE.fullmatch(name) or name.lower().startswith(_RESERVED):
             return f"measure name {name!r} cannot be stored in Timestream"
+        if measure.type is DataType.String and measure.value == "":
+            return f"measure {name!r}: Timestream cannot store an empty string (a measure value is 1 character or more)"
     for name in record.dimensions:
         column = DIM_PREFIX + name
         if not name or ":" in name or len(column.encode()) > MAX_DIMENSION_NAME_BYTES:
@@ -290,6 +292,8 @@ def row_to_record(org_id: str, kind: SeriesKind, series_id: str, row: Mapping[st
     )
 
 
+_NUMERIC_AGGREGATIONS = {Aggregation.Avg, Aggregation.Sum, Aggregation.Min, Aggregation.Max}
+_NUMERIC_COLUMNS = {"DOUBLE", "BIGINT"}
 _AGGREGATE_SQL = {
     Aggregation.Avg: "avg({m})",
     Aggregation.Sum: "sum({m})",
@@ -332,6 +336,7 @@ class TimestreamReadingStore:
         self._base_delay = base_delay
         self._sleep = sleep
         self._endpoint_url = endpoint_url
+        self._column_types: dict[str, str] | None = None
 
     def _client_options(self) -> dict[str, Any]:
         """Endpoint discovery ignores AWS_ENDPOINT_URL, so pass it explicitly (moto, local stacks)."""
@@ -533,20 +538,47 @@ class TimestreamReadingStore:
         end: int,
         interval_ms: int,
         aggregations: Mapping[str, Aggregation],
-    ) -> str:
+        columns: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """The aggregate query, or ``None`` when no asked metric has a column to aggregate.
+
+        ``columns`` (the table's column -> type, from DESCRIBE) keeps the query valid and the
+        answers the contract's (:func:`telemetry.adapters.reading_rules.compute_aggregates`): a
+        metric the table has no column for, and Avg/Sum/Min/Max of a column that is not numeric
+        (VARCHAR, BOOLEAN), are NULL (Count 0) instead of a query error or a lexicographic min."""
         check_interval(interval_ms)
         bucket = f"bin(time, {int(interval_ms)}ms)"
         selects = [f'to_milliseconds({bucket}) AS "_bucket"']
         counts = []
         for position, (name, aggregation) in enumerate(aggregations.items()):
             column = sql_identifier(name, field="aggregations")
+            kind_of = columns.get(name) if columns is not None else "DOUBLE"
+            numeric_only = Aggregation(aggregation) in _NUMERIC_AGGREGATIONS
+            if kind_of is None:
+                selects.append(f'NULL AS "a{position}"')
+                continue
+            counts.append(f"count({column}) > 0")  # an interval holding a value of an asked metric is a bucket
+            if numeric_only and kind_of not in _NUMERIC_COLUMNS:
+                selects.append(f'NULL AS "a{position}"')
+                continue
             selects.append(f'{_AGGREGATE_SQL[Aggregation(aggregation)].format(m=column)} AS "a{position}"')
-            counts.append(f"count({column}) > 0")
+        if not counts:
+            return None
         return (
             f"SELECT {', '.join(selects)} FROM {self._from}"
             f" WHERE {self._where(org_id, kind, series_id)} AND {self._range(start, end)}"
             f" GROUP BY {bucket} HAVING {' OR '.join(counts)} ORDER BY 1 ASC"
         )
+
+    def columns(self, names: Iterable[str]) -> dict[str, str]:
+        """The table's columns and their types (DESCRIBE), cached; read again when one of
+        ``names`` is not there (a metric's first values may have arrived since)."""
+        if self._column_types is None or not set(names) <= set(self._column_types):
+            rows = self._all_rows(f"DESCRIBE {self._from}")
+            self._column_types = {
+                str(row["Column"][1]): str(row["Type"][1]).upper() for row in rows if row.get("Column", (None, None))[1]
+            }
+        return self._column_types
 
     def aggregate(
         self,
@@ -561,7 +593,14 @@ class TimestreamReadingStore:
         if not aggregations:
             check_interval(interval_ms)
             return []
-        sql = self.aggregate_sql(org_id, kind, series_id, start, end, interval_ms, aggregations)
+        check_interval(interval_ms)
+        for name in aggregations:
+            sql_identifier(name, field="aggregations")  # before any call
+        sql = self.aggregate_sql(
+            org_id, kind, series_id, start, end, interval_ms, aggregations, self.columns(aggregations)
+        )
+        if sql is None:
+            return []
         names = list(aggregations)
         result = []
         for row in self._all_rows(sql):

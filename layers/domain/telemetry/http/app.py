@@ -92,7 +92,10 @@ def _default(obj: Any) -> Any:
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
-    text = body.model_dump_json(exclude_none=True) if isinstance(body, BaseModel) else _dumps(body)
+    if isinstance(body, BaseModel):
+        text = body.model_dump_json(exclude_none=not getattr(body, "keeps_nulls", False))
+    else:
+        text = _dumps(body)
     return Response(status_code=status, content_type="application/json", body=text, headers=headers or {})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,6 +17,16 @@ class ApiModel(BaseModel):
 
 class OutModel(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Answer(OutModel):
+    """A response model a handler validates a service's answer into: it refuses a field it does
+    not declare, so a service that adds one without documenting it fails the handler's tests (and
+    schemathesis' response check) instead of drifting from shared/openapi.json."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: answered with its None fields as JSON null (``json_response`` otherwise leaves them out)
+    keeps_nulls: ClassVar[bool] = False
 
 
 class Page(OutModel, Generic[T]):

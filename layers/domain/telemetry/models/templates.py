@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from telemetry.models.base import ApiModel, OutModel, with_examples
+from telemetry.models.base import Answer, ApiModel, OutModel, with_examples
 
 TEMPLATE_ID_PREFIX = "tmpl"
 
@@ -300,6 +300,78 @@ class Template(OutModel):
     format: TemplateFormat
     spec: dict[str, Any]
     tags: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- answers of apply, test, transactions
+
+
+class SkippedRecord(Answer):
+    index: int = Field(ge=0)
+    reason: str
+    value: Any = Field(default=None, description="the offending value (bounded), for the reasons that carry one")
+
+
+class SkippedField(Answer):
+    metricId: str
+    count: int = Field(ge=1)
+
+
+class InvalidField(Answer):
+    metricId: str
+    reason: str
+    count: int = Field(ge=1)
+
+
+class ApplyReportAnswer(Answer):
+    """The processing report of an apply or a dry run (docs/templates.md, "The report")."""
+
+    previewOnly: bool
+    templateId: str
+    templateRevision: int = Field(ge=1)
+    recordsParsed: int = Field(ge=0)
+    readingsWritten: int = Field(ge=0)
+    metricValuesWritten: int = Field(ge=0)
+    recordsSkipped: list[SkippedRecord]
+    metricsSkippedNotOnTtd: list[str]
+    fieldsSkippedMissing: list[SkippedField]
+    fieldsInvalid: list[InvalidField]
+    transactionsWritten: int | None = Field(default=None, ge=0, description="only for the Transactions target")
+    recordsSkippedByReason: dict[str, int] | None = Field(default=None, description="only for the Integrations target")
+
+
+class PreviewReading(Answer):
+    timestamp: int
+    time: str
+    metrics: dict[str, Any]
+
+
+class TransactionAnswer(Answer):
+    id: str
+    type: str
+    timestamp: int
+    time: str
+    amount: float | None = None
+    currency: str | None = None
+    quantity: float | None = None
+    attributes: dict[str, Any]
+
+
+class ApplyAnswer(ApplyReportAnswer):
+    """The report, plus (when previewing, and always for a dry run) what would be written:
+    ``readings`` (ThingData; keyed by external id for an Integrations dry run) or ``transactions``."""
+
+    readings: list[PreviewReading] | dict[str, list[PreviewReading]] | None = None
+    transactions: list[TransactionAnswer] | None = None
+
+
+class TransactionPage(Answer):
+    """``GET /v2/transactions``: one type's transactions in ``[start, end)`` (epoch ms)."""
+
+    type: str
+    start: int
+    end: int
+    transactions: list[TransactionAnswer]
+    continuationToken: str | None = None
 
 
 def _check_tags(tags: list[str]) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, RootModel
 
 from telemetry.limits import MAX_BULK_THINGS
-from telemetry.models.base import ApiModel, OutModel, with_examples
+from telemetry.models.base import Answer, ApiModel, OutModel, with_examples
 from telemetry.models.places import PlaceKind
 
 Scalar = str | int | float | bool
@@ -75,3 +75,54 @@ class BulkResult(OutModel):
     created: int
     failed: int
     results: list[BulkItemResult]
+
+
+# --------------------------------------------------------------------------- a thing's readings (queries)
+
+
+class ThingFrame(Answer):
+    """One stored reading of a thing: its time (epoch ms and ISO) and metric values by metric name."""
+
+    timestamp: int
+    time: str
+    metrics: dict[str, Any]
+
+
+class ThingLatest(Answer):
+    """``GET /v2/things/{id}/latest-event``: the newest reading; ``timestamp``/``time`` are null
+    (and ``metrics`` empty) while the thing has none."""
+
+    thingId: str
+    timestamp: int | None
+    time: str | None
+    metrics: dict[str, Any]
+
+    keeps_nulls: ClassVar[bool] = True  # json_response keeps the documented nulls
+
+
+class ThingHistory(Answer):
+    """``GET /v2/things/{id}/history``: readings in ``[start, end)`` (epoch ms), one page."""
+
+    thingId: str
+    start: int
+    end: int
+    frames: list[ThingFrame]
+    continuationToken: str | None = None
+
+
+class AggregateBucket(Answer):
+    timestamp: int
+    time: str
+    metrics: dict[str, Any]
+
+
+class ThingAggregates(Answer):
+    """``GET /v2/things/{id}/aggregates``: one bucket per interval that holds readings."""
+
+    thingId: str
+    start: int
+    end: int
+    interval: str
+    intervalMs: int = Field(ge=1)
+    aggregations: dict[str, str]
+    buckets: list[AggregateBucket]

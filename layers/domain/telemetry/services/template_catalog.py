@@ -15,6 +15,7 @@ from telemetry.errors import Conflict, FieldError, NotFound, ValidationFailed
 from telemetry.ids import new_id
 from telemetry.limits import DEFAULT_MAX_BODY_BYTES
 from telemetry.models.auth import Principal
+from telemetry.models.base import Page
 from telemetry.models.metrics import MetricDefinition
 from telemetry.models.templates import (
     TEMPLATE_ID_PREFIX,
@@ -50,14 +51,6 @@ class TemplateDeletedConflict(Conflict):
 
     reason = "template-deleted"
     title = "Template deleted"
-
-
-def template_out(template: Template) -> dict[str, Any]:
-    """The API shape of a template (``description`` omitted when unset; ``spec`` as stored)."""
-    doc = template.model_dump(mode="json")
-    if doc.get("description") is None:
-        doc.pop("description", None)
-    return doc
 
 
 def reading_out(reading: Reading) -> dict[str, Any]:
@@ -134,7 +127,7 @@ class TemplateCatalog:
         status: TemplateStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Page[Template]:
         """Active templates unless ``status`` says otherwise (``deleted`` lists only deleted ones)."""
         require(principal, "templates:read")
         wanted = status or TemplateStatus.active
@@ -143,10 +136,7 @@ class TemplateCatalog:
             return t.status is wanted and (target is None or t.target is target) and (fmt is None or t.format is fmt)
 
         items, token = self.templates.page(principal.org_id, keep, limit, cursor)
-        out: dict[str, Any] = {"items": [template_out(t) for t in items]}
-        if token:
-            out["continuationToken"] = token
-        return out
+        return Page[Template](items=items, continuationToken=token)
 
     def update(self, principal: Principal, template_id: str, body: bytes | str) -> Template:
         """Replace name/description/spec/tags and bump ``revision`` (optimistic, retried on a race)."""

@@ -11,7 +11,10 @@ tenancy and the write path. Composed by :mod:`telemetry.bootstrap` (``container(
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from telemetry.models.base import Page
+from telemetry.models.templates import Template
 from telemetry.ports.readings import ReadingQueue, ReadingStore
 from telemetry.repositories.definitions import DefinitionsRepository
 from telemetry.repositories.templates import TemplatesRepository
@@ -20,16 +23,26 @@ from telemetry.services.template_catalog import (
     TemplateCatalog,
     TemplateDeleted,
     TemplateDeletedConflict,
-    template_out,
 )
 from telemetry.services.template_transactions import TemplateTransactions
 from telemetry.services.thing_context import ThingContextResolver
 
-__all__ = ["TemplateDeleted", "TemplateDeletedConflict", "TemplateService", "template_out"]
+__all__ = ["TemplateDeleted", "TemplateDeletedConflict", "TemplateService"]
 
 
 class TemplateService:
-    """What the template handlers call; each method is its room's."""
+    """What the template handlers call; each method is its room's (annotated, so that the OpenAPI
+    generator follows a handler's call to the model it answers)."""
+
+    create: Callable[..., Template]
+    get: Callable[..., Template]
+    list_templates: Callable[..., Page[Template]]
+    update: Callable[..., Template]
+    delete: Callable[..., Template]
+    test: Callable[..., dict[str, Any]]
+    apply: Callable[..., dict[str, Any]]
+    apply_transactions: Callable[..., dict[str, Any]]
+    list_transactions: Callable[..., dict[str, Any]]
 
     def __init__(
         self,
