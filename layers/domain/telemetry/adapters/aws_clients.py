@@ -39,13 +39,6 @@ def aws_client(service: str, **kwargs: Any) -> Any:
         return _session.create_client(service, **kwargs)
 
 
-def reset_session() -> None:
-    """Forget the shared session: the next client resolves credentials and configuration anew."""
-    global _session
-    with CLIENT_LOCK:
-        _session = None
-
-
 def error_code(exc: BaseException) -> str:
     """A botocore ``ClientError``'s error code (``""`` if it names none), else the exception's
     type name: what an adapter's ``Unavailable`` message may say without quoting the request."""

@@ -61,7 +61,7 @@ def message_bodies(batch: AcceptedBatch, max_bytes: int) -> list[bytes]:
     body = batch.to_bytes()
     if len(body) <= max_bytes:
         return [body]
-    return [part.to_bytes() for part in _parts(batch, max_bytes)]
+    return [part.to_bytes() for part in split_batch(batch, max_bytes)]  # rare: the whole body once more
 
 
 def _parts(batch: AcceptedBatch, max_bytes: int) -> list[AcceptedBatch]:

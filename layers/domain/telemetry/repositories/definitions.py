@@ -91,9 +91,6 @@ class DefinitionsRepository:
             ]
         )
 
-    def key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
-        return self._get(ApiKeyRecord, key_hash_pk(key_hash), KEY_HASH_SK)
-
     def get_key(self, org_id: str, key_id: str) -> ApiKeyRecord | None:
         return self._get(ApiKeyRecord, org_pk(org_id), f"KEY#{key_id}")
 
