@@ -41,7 +41,7 @@ def _api_wide_arn(method_arn: str) -> str:
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        who = container().keys.authenticate(_header(event, "x-api-key"))
+        who = container().authenticator.authenticate(_header(event, "x-api-key"))
     except Unauthenticated:
         raise Exception("Unauthorized") from None
     logger.append_keys(org_id=who.org_id, key_id=who.key_id)

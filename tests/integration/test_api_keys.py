@@ -41,10 +41,12 @@ def fake_now(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Move the domain's clock (key expiry) forward by ``seconds``."""
     import telemetry.http.app as http_app
     import telemetry.services.auth as auth
+    import telemetry.services.authn as authn
 
     def forward(seconds: float) -> None:
         later = time.time_ns() // 1_000_000 + int(seconds * 1000)
         monkeypatch.setattr(auth, "now_ms", lambda: later)
+        monkeypatch.setattr(authn, "now_ms", lambda: later)  # the expiry check of authenticating
         monkeypatch.setattr(http_app, "now_ms", lambda: later)
 
     return forward

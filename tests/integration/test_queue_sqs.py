@@ -62,6 +62,23 @@ def test_one_message_per_batch(sqs: tuple[Any, str]) -> None:
     assert sorted((b.batch_id, len(b.records)) for b in drain(client, url)) == [("b1", 500), ("b2", 3)]
 
 
+def test_a_batch_that_fits_is_serialized_once(sqs: tuple[Any, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The body measured against the limit is the body sent (failed before: serialized twice)."""
+    client, url = sqs
+    serialized: list[str] = []
+    to_bytes = AcceptedBatch.to_bytes
+
+    def counted(self: AcceptedBatch) -> bytes:
+        serialized.append(self.batch_id)
+        return to_bytes(self)
+
+    monkeypatch.setattr(AcceptedBatch, "to_bytes", counted)
+    SqsReadingQueue(url, client).enqueue(batch(500))
+    assert serialized == ["b1"]
+    monkeypatch.undo()
+    assert [len(b) for b in drain(client, url)] == [500]
+
+
 def test_batch_over_the_limit_is_split_into_valid_batches(sqs: tuple[Any, str]) -> None:
     client, url = sqs
     original = batch(400, text="é" * 30)

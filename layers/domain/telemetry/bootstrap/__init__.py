@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # services are imported where they are built: a function load
     from telemetry.ports.readings import ReadingQueue, ReadingStore
     from telemetry.repositories.definitions import DefinitionsRepository
     from telemetry.services.auth import KeyService
+    from telemetry.services.authn import Authenticator
     from telemetry.services.ingest import FrameIngest
     from telemetry.services.integrations.catalog import IntegrationCatalog
     from telemetry.services.integrations.pull import IntegrationPull
@@ -78,6 +79,13 @@ class Container:
         return DefinitionsRepository(self.store)
 
     # ------------------------------------------------------------ platform services
+    @cached_property
+    def authenticator(self) -> Authenticator:
+        """The authorizer's graph: the item store and nothing of pydantic (cold start)."""
+        from telemetry.services.authn import Authenticator
+
+        return Authenticator(self.store)
+
     @cached_property
     def keys(self) -> KeyService:
         from telemetry.services.auth import KeyService

@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
@@ -117,17 +116,25 @@ def _load_json_body(text: str) -> Any:
     return orjson.loads(text)
 
 
-class _JsonOnlyValidation(OpenAPIRequestValidationMiddleware):
+def _json_only_validation() -> Any:
     """Powertools' request validation, refusing every non-JSON body with 415 before it parses it.
 
     Powertools would parse form and multipart bodies itself, and raise a bare ValueError (a 500,
-    outside the exception handlers) for ``multipart/form-data`` without a boundary.
+    outside the exception handlers) for ``multipart/form-data`` without a boundary. Built on
+    first use: the middleware module loads powertools' OpenAPI models (pydantic), which a
+    handler that parses its own body never needs (cold start, docs/performance.md).
     """
+    from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+        OpenAPIRequestValidationMiddleware,
+    )
 
-    def _get_body(self, app: Any) -> dict[str, Any]:
-        if not is_json_content_type(app.current_event.headers.get("content-type")):
-            raise e.UnsupportedMediaType("the request body must be JSON (Content-Type: application/json)")
-        return super()._get_body(app)  # type: ignore[no-any-return]
+    class _JsonOnlyValidation(OpenAPIRequestValidationMiddleware):
+        def _get_body(self, app: Any) -> dict[str, Any]:
+            if not is_json_content_type(app.current_event.headers.get("content-type")):
+                raise e.UnsupportedMediaType("the request body must be JSON (Content-Type: application/json)")
+            return super()._get_body(app)  # type: ignore[no-any-return]
+
+    return _JsonOnlyValidation()
 
 
 def cors_config() -> CORSConfig | None:
@@ -146,11 +153,16 @@ def _request_origin(event: dict[str, Any]) -> str | None:
     return next((str(v) for k, v in (event.get("headers") or {}).items() if k.lower() == "origin"), None)
 
 
-def build_app() -> APIGatewayRestResolver:
+def build_app(*, validation: bool = True) -> APIGatewayRestResolver:
+    """The resolver of one handler module. ``validation=False``: for a route that takes only path
+    parameters and parses its body itself (frames ingest, via :func:`json_body`), so powertools'
+    request validation (pydantic models of every parameter and body, the OpenAPI models) is
+    neither built nor imported; its errors are still mapped if anything raises them."""
     app = IsolatedRestResolver(
-        enable_validation=True, serializer=_dumps, json_body_deserializer=_load_json_body, cors=cors_config()
+        enable_validation=validation, serializer=_dumps, json_body_deserializer=_load_json_body, cors=cors_config()
     )
-    app._request_validation_middleware = _JsonOnlyValidation()  # type: ignore[attr-defined]
+    if validation:
+        app._request_validation_middleware = _json_only_validation()  # type: ignore[attr-defined]
 
     @app.exception_handler(e.DomainError)
     def _domain_error(err: e.DomainError) -> Response[Any]:

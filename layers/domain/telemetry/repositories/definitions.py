@@ -33,6 +33,7 @@ from telemetry.models.places import Place, PlaceKind
 from telemetry.models.thing_types import ThingType, ThingTypeVersion
 from telemetry.models.things import Thing
 from telemetry.ports.definitions import Expect, Item, ItemStore
+from telemetry.repositories.api_keys import KEY_HASH_SK, key_hash_pk
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -85,13 +86,10 @@ class DefinitionsRepository:
     def put_key(self, key: ApiKeyRecord) -> None:
         self.store.write(
             [
-                Item(f"APIKEY#{key.keyHash}", "APIKEY", _doc(key), expect=Expect.NEW),
+                Item(key_hash_pk(key.keyHash), KEY_HASH_SK, _doc(key), expect=Expect.NEW),
                 Item(org_pk(key.orgId), f"KEY#{key.id}", _doc(key), expect=Expect.NEW),
             ]
         )
-
-    def key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
-        return self._get(ApiKeyRecord, f"APIKEY#{key_hash}", "APIKEY")
 
     def get_key(self, org_id: str, key_id: str) -> ApiKeyRecord | None:
         return self._get(ApiKeyRecord, org_pk(org_id), f"KEY#{key_id}")
@@ -103,7 +101,7 @@ class DefinitionsRepository:
         """Rewrite both copies of a key (the auth lookup and the listing) in one transaction."""
         self.store.write(
             [
-                Item(f"APIKEY#{key.keyHash}", "APIKEY", _doc(key), expect=Expect.EXISTS, label=f"API key {key.id}"),
+                Item(key_hash_pk(key.keyHash), KEY_HASH_SK, _doc(key), expect=Expect.EXISTS, label=f"API key {key.id}"),
                 Item(org_pk(key.orgId), f"KEY#{key.id}", _doc(key), expect=Expect.EXISTS, label=f"API key {key.id}"),
             ]
         )

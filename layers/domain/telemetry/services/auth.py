@@ -6,12 +6,11 @@ expiry are within its own."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Sequence
 
 from telemetry.clock import iso_from_ms, ms_from_iso, now_ms
-from telemetry.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from telemetry.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from telemetry.ids import new_id
 from telemetry.models.auth import (
     ALL_SCOPES,
@@ -27,21 +26,11 @@ from telemetry.models.auth import (
 )
 from telemetry.models.base import Page
 from telemetry.repositories.definitions import DefinitionsRepository
+from telemetry.services.authn import KEY_PREFIX, Authenticator, hash_secret, require, require_unexpired
 
-KEY_PREFIX = "avy_"
+__all__ = ["KEY_PREFIX", "KeyService", "hash_secret", "require", "require_unexpired"]
 #: 9999-12-31T23:59:59.999Z, the last instant an ISO 8601 timestamp can name
 _LAST_MS = 253_402_300_799_999
-
-
-def hash_secret(secret: str) -> str:
-    """SHA-256 hex. Keys carry 256 bits of randomness, so an unsalted fast hash is sufficient:
-    the stored hash cannot be reversed or brute-forced, and lookup by hash stays one GetItem."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def require(principal: Principal, scope: str) -> None:
-    if not principal.has_scope(scope):
-        raise Forbidden(f"this API key lacks the '{scope}' scope")
 
 
 def reachable_places(principal: Principal, repo: DefinitionsRepository) -> frozenset[str] | None:
@@ -60,12 +49,6 @@ def require_unfiltered(principal: Principal, what: str) -> None:
     as for anything else outside the filter, so a filtered key cannot even learn that it exists."""
     if principal.filtered:
         raise NotFound(f"{what} not found")
-
-
-def require_unexpired(principal: Principal, at_ms: int | None = None) -> None:
-    """The authorizer's result is cached, so the expiry is checked again on every request."""
-    if principal.expired(now_ms() if at_ms is None else at_ms):
-        raise Unauthenticated("this API key has expired")
 
 
 def _expiry_ms(record: ApiKeyRecord) -> int | None:
@@ -215,23 +198,7 @@ class KeyService:
         return thing is not None and thing.placeId in principal.place_filter
 
     def authenticate(self, key: str | None) -> Principal:
-        if not key:
-            raise Unauthenticated("send an API key in the X-Api-Key header")
-        if not key.startswith(KEY_PREFIX) or len(key) > 256:
-            raise Unauthenticated("invalid API key")
-        record = self.repo.key_by_hash(hash_secret(key))
-        if record is None or record.revoked:
-            raise Unauthenticated("invalid API key")
-        who = Principal(
-            org_id=record.orgId,
-            key_id=record.id,
-            scopes=frozenset(record.scopes),
-            place_filter=frozenset(record.filters.places),
-            thing_filter=frozenset(record.filters.things),
-            expires_at_ms=_expiry_ms(record),
-        )
-        require_unexpired(who)
-        return who
+        return Authenticator(self.repo.store).authenticate(key)
 
 
 def _checked_scopes(scopes: Sequence[str] | None) -> tuple[str, ...]:

@@ -19,12 +19,12 @@ from telemetry.clock import latest_accepted_ms
 from telemetry.errors import FieldError, PayloadTooLarge, ValidationFailed
 from telemetry.limits import INGEST_MAX_BODY_BYTES, INGEST_MAX_FRAMES
 from telemetry.limits import MAX_FUTURE_MS as MAX_FUTURE_MS
-from telemetry.models.auth import Principal
 from telemetry.models.metrics import CoercionError, DataType, MetricDefinition, coerce_value
+from telemetry.models.principal import Principal
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
 from telemetry.models.types import INT64_MAX, INT64_MIN, name_key
 from telemetry.ports.readings import ReadingQueue
-from telemetry.services.auth import require
+from telemetry.services.authn import require
 from telemetry.services.thing_context import MAX_CACHED_CONTEXTS, ThingContext, ThingContextResolver
 
 MAX_BODY_BYTES = INGEST_MAX_BODY_BYTES

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from jsonpointer import JsonPointer, JsonPointerException
@@ -130,7 +130,13 @@ def single_key(parts: list[str]) -> str | None:
 
 TimestampParser = Callable[[Any], "int | None"]
 _MAX_TIMESTAMP_S = MAX_TIMESTAMP_MS / 1000
-_EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
+#: epoch ms of a UTC or naive datetime is ``(dt - EPOCH + HALF_MS) // MS``: exact integer
+#: arithmetic in C (timedelta), rounding a sub-millisecond part half up; a third faster than
+#: adding up the fields (toordinal, hour, minute ...), which each build an int object
+EPOCH_UTC: Final = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH_NAIVE: Final = datetime(1970, 1, 1)
+HALF_MS: Final = timedelta(microseconds=500)
+ONE_MS: Final = timedelta(milliseconds=1)
 _fromiso = datetime.fromisoformat
 
 
@@ -147,10 +153,8 @@ def ts_iso8601(raw: Any) -> int | None:
     except ValueError:
         return None
     tz = dt.tzinfo
-    if tz is None or tz is UTC:  # field arithmetic: ~2x faster than dt.timestamp()
-        ms = ((dt.toordinal() - _EPOCH_ORDINAL) * 86_400 + dt.hour * 3600 + dt.minute * 60 + dt.second) * 1000 + (
-            dt.microsecond + 500
-        ) // 1000
+    if tz is None or tz is UTC:  # integer arithmetic: faster than dt.timestamp(), and exact
+        ms: int = (dt - (EPOCH_UTC if tz is UTC else EPOCH_NAIVE) + HALF_MS) // ONE_MS
         return ms if 0 <= ms <= MAX_TIMESTAMP_MS else None
     seconds = dt.timestamp()
     if not 0 <= seconds <= _MAX_TIMESTAMP_S:
