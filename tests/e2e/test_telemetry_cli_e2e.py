@@ -324,4 +324,4 @@ def test_a_real_ctrl_c_then_the_same_command_sends_only_what_was_not_acknowledge
     assert len(counted) == len(set(counted)) == rows - sum(a["frames"] for a in acked)  # nothing acknowledged resent
     assert summary["framesAccepted"] == rows
     # 6,000 readings in one minute: the writer needs a few seconds on an idle machine, more on a loaded one
-        assert eventually(lambda: api.latest_event(thing)["timestamp"] == T0 + rows - 1, timeout=180)
+    assert eventually(lambda: api.latest_event(thing)["timestamp"] == T0 + rows - 1, timeout=180)
