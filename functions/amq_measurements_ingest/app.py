@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.ambiquality import build_ingestion_app, ingestion_entrypoint, json_answer, sensor_key
 from telemetry.http.app import raw_body
+from telemetry.models.ambiquality import MeasurementsAccepted
 from telemetry.services.ambiquality.measurements import MAX_BODY_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
@@ -70,7 +71,7 @@ app = build_ingestion_app()
 @app.post("/ingestion/v1/measurements")
 def ingest_measurements() -> Response[str]:
     accepted = container().ambiquality.measurements.ingest(sensor_key(app), raw_body(app))
-    return json_answer(202, accepted.as_dict())
+    return json_answer(202, MeasurementsAccepted.model_validate(accepted.as_dict()))
 
 
 lambda_handler = ingestion_entrypoint(app, max_body_bytes=MAX_BODY_BYTES)

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import json_response
 from telemetry.http.cloudthread import build_stream_app, entrypoint, raw_body
+from telemetry.models.cloudthread import StreamIngestAnswer
 from telemetry.services.cloudthread.ingest import MAX_BODY_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
@@ -77,7 +78,7 @@ app = build_stream_app()
 @app.post("/api/streams/ingest")
 def ingest() -> Response[str]:
     result = container().cloudthread.ingest.ingest(raw_body(app))
-    return json_response(201, result.as_dict())
+    return json_response(201, StreamIngestAnswer.model_validate(result.as_dict()))
 
 
 lambda_handler = entrypoint(app, max_body_bytes=MAX_BODY_BYTES)

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, raw_body
 from telemetry.limits import WEBHOOK_MAX_BODY_BYTES
+from telemetry.models.integrations import WebhookAnswer
 
 app = build_app()
 
@@ -19,7 +20,7 @@ app = build_app()
 def receive_webhook(integrationId: str) -> Response[str]:
     headers = dict(app.current_event.headers or {})
     accepted = container().integration_webhooks.receive(integrationId, headers, raw_body(app))
-    return json_response(202, accepted.as_dict())
+    return json_response(202, WebhookAnswer.model_validate(accepted.as_dict()))
 
 
 lambda_handler = entrypoint(app, max_body_bytes=WEBHOOK_MAX_BODY_BYTES)

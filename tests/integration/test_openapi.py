@@ -154,12 +154,7 @@ UNTYPED_SUCCESS = {
     ("get", "/api/data"),
     ("post", "/api/data"),
     ("post", "/api/data/batch"),
-    ("post", "/api/streams/ingest"),
-    ("post", "/ingestion/v1/measurements"),
-    ("get", "/ingestion/v1/parameters"),
-    ("get", "/v2/data-streams/metrics"),
     ("get", "/v2/data-streams/metrics/{metricName}"),
-    ("post", "/v2/integrations/{integrationId}/webhook"),
 }
 
 

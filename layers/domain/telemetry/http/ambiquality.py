@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from pydantic import BaseModel
 
 from telemetry import errors as e
 from telemetry.http.app import entrypoint
@@ -89,9 +90,8 @@ def sensor_key(app: APIGatewayRestResolver) -> str | None:
 
 
 def json_answer(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
-    return Response(
-        status_code=status, content_type="application/json", body=orjson.dumps(body).decode(), headers=headers or {}
-    )
+    text = body.model_dump_json() if isinstance(body, BaseModel) else orjson.dumps(body).decode()
+    return Response(status_code=status, content_type="application/json", body=text, headers=headers or {})
 
 
 #: For the answers that carry a secret key: never cached by anything between us and the operator.

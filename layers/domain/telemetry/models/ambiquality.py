@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, field_validator
 
-from telemetry.models.base import ApiModel, OutModel, json_int, with_examples
+from telemetry.models.base import Answer, ApiModel, OutModel, json_int, with_examples
 
 #: The document: "floored at 5 minutes". A lower value is refused (400), never silently raised.
 MIN_FREQUENCY_SECONDS = 300
@@ -218,3 +218,42 @@ class ParameterCatalog(OutModel):
     thingTypeId: str
     thingTypeVersionId: str
     metricIds: dict[str, str]
+
+
+# --------------------------------------------------------------------------- answers (docs/ambiquality.md)
+
+
+class ParameterRange(Answer):
+    min: float
+    max: float
+
+
+class ParameterAnswer(Answer):
+    """One catalog row as ``GET /ingestion/v1/parameters`` lists it."""
+
+    code: str
+    name: str
+    unit: str
+    dataType: str
+    range: ParameterRange
+    metricName: str
+    description: str
+
+
+class ParameterList(Answer):
+    """``GET /ingestion/v1/parameters``: the catalog."""
+
+    items: list[ParameterAnswer]
+
+
+class AcceptedMeasurement(Answer):
+    id: str
+    parameterCode: str
+
+
+class MeasurementsAccepted(Answer):
+    """``POST /ingestion/v1/measurements`` (202): the ids given to the batch's readings, in order."""
+
+    sensorId: str
+    receivedAt: str
+    measurements: list[AcceptedMeasurement]

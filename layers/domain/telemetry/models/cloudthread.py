@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from telemetry.models.base import ApiModel, OutModel, with_examples
+from telemetry.models.base import Answer, ApiModel, OutModel, with_examples
 
 
 class AggFunc(StrEnum):
@@ -61,3 +61,26 @@ class StreamSeries(OutModel):
     aggFunc: AggFunc
     dimensions: dict[str, str] = Field(default_factory=dict)
     firstSeen: str
+
+
+# --------------------------------------------------------------------------- answers
+
+
+class StreamIngestAnswer(Answer):
+    """``POST /api/streams/ingest`` (201)."""
+
+    ingested: int = Field(ge=0)
+    series: int = Field(ge=0)
+    metric_agg_func: str
+
+
+class StreamMetric(Answer):
+    metricName: str
+    metricAggFunc: str
+    series: int = Field(ge=1)
+
+
+class StreamMetrics(Answer):
+    """``GET /v2/data-streams/metrics``: every metric name with its aggregation and series count."""
+
+    items: list[StreamMetric]

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
-from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.base import Answer, ApiModel, OutModel
 
 INTEGRATION_ID_PREFIX = "intg"
 RUN_ID_PREFIX = "run"
@@ -317,3 +317,11 @@ class IntegrationPage(OutModel):
 
     items: list[Integration]
     continuationToken: str | None = None
+
+
+class WebhookAnswer(Answer):
+    """``POST /v2/integrations/{id}/webhook`` (202): the pull run the delivery queued."""
+
+    accepted: bool
+    runId: str
+    recordsPushed: int = Field(ge=0, description="records pushed whole (0: the delivery is a hint to pull now)")
