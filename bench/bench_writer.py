@@ -80,10 +80,11 @@ def run(store: ReadingStore, body: str) -> float:
     return time.perf_counter() - started
 
 
-def bench_dynamodb(bench: Bench, readings: int, series: int) -> None:
+def readings_table(name: str) -> Any:
+    """A DynamoDB client on moto with the readings table's key schema created as ``name``."""
     ddb = boto3.client("dynamodb", region_name="us-east-1")
     ddb.create_table(
-        TableName="readings",
+        TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
@@ -91,6 +92,11 @@ def bench_dynamodb(bench: Bench, readings: int, series: int) -> None:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+    return ddb
+
+
+def bench_dynamodb(bench: Bench, readings: int, series: int) -> None:
+    ddb = readings_table("readings")
     calls = counted(ddb, "dynamodb")
     store = DynamoDbReadingStore("readings", client=ddb)
     body = message(readings, series)
@@ -164,16 +170,7 @@ def bench_dense_minute(bench: Bench, messages: int = 10, per_message: int = 100)
     read 1 + 2 + ... + ``messages`` times the message's items (O(n^2) in the minute's readings);
     the writer refreshes once per invocation, after every message is stored: one read of the minute.
     """
-    ddb = boto3.client("dynamodb", region_name="us-east-1")
-    ddb.create_table(
-        TableName="dense",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    ddb = readings_table("dense")
     scanned: list[int] = []
     ddb.meta.events.register(
         "after-call.dynamodb.Query", lambda parsed, **_: scanned.append(int(parsed.get("ScannedCount", 0)))

@@ -144,7 +144,7 @@ def ts_iso8601(raw: Any) -> int | None:
     """ISO 8601 text to epoch ms (UTC when no offset; a sub-millisecond part is rounded half up).
 
     Exact integer arithmetic for UTC/naive values; never ``int(timestamp() * 1000)``, which is off
-    by one ms for ~0.6% of millisecond timestamps (``telemetry.clock.ms_from_iso`` has that bug).
+    by one ms for ~0.6% of millisecond timestamps.
     """
     if type(raw) is not str:
         return None
