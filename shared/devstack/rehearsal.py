@@ -184,6 +184,27 @@ def lambda_layers_kept() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def role_policies_without_novalue() -> Iterator[None]:
+    """moto's ``AWS::IAM::Role`` with ``!If [cond, policy, !Ref AWS::NoValue]`` entries dropped.
+
+    CloudFormation removes a ``NoValue`` from a list; moto leaves ``None`` in ``Policies`` and fails
+    on it (the Timestream statement exists only under ``UseTimestream``).
+    """
+    from moto.iam.models import Role
+
+    original = Role.create_from_cloudformation_json
+
+    def create(cls: type[Role], resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kw: Any) -> Role:
+        properties = cloudformation_json.get("Properties", {})
+        if isinstance(properties.get("Policies"), list):
+            properties["Policies"] = [p for p in properties["Policies"] if p is not None]
+        return original(resource_name, cloudformation_json, *args, **kw)
+
+    with patch.object(Role, "create_from_cloudformation_json", classmethod(create)):
+        yield
+
+
 def rehearse(build_dir: Path = BUILD_DIR, parameters: dict[str, str] | None = None) -> Rehearsal:
     """Package, transform and create the stack in moto (in-process, ``mock_aws``)."""
     import boto3
@@ -204,7 +225,7 @@ def rehearse(build_dir: Path = BUILD_DIR, parameters: dict[str, str] | None = No
             if res["Type"] not in supported and res.get("Condition") not in conditions_off:
                 unsupported.setdefault(res["Type"], []).append(name)
         cfn = session.client("cloudformation")
-        with rest_api_from_body(), lambda_layers_kept():
+        with rest_api_from_body(), lambda_layers_kept(), role_policies_without_novalue():
             cfn.create_stack(
                 StackName=STACK,
                 TemplateBody=json.dumps(transformed),
