@@ -8,12 +8,21 @@ from pathlib import Path
 import pytest
 
 # least privilege, proven: every function's AWS calls against its policy (tests/iam_audit.py)
+from tests import iam_audit, status_audit
 from tests.iam_audit import (  # noqa: F401
     pytest_collection_finish,
-    pytest_configure,
     pytest_sessionfinish,
     pytest_terminal_summary,
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    iam_audit.pytest_configure(config)
+    # documented means answerable, answerable means documented (tests/status_audit.py); a plugin of
+    # its own: its hooks have the same names as the iam audit's
+    if not config.pluginmanager.has_plugin("status_audit"):
+        config.pluginmanager.register(status_audit, "status_audit")
+
 
 REPO = Path(__file__).resolve().parents[1]
 
