@@ -27,12 +27,13 @@ summary):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,8 +73,21 @@ class Recorder:
     def __init__(self) -> None:
         self.seen: set[Seen] = set()
         self._lock = threading.Lock()
+        #: a test that breaks the deployment on purpose (a missing layer) answers what no client
+        #: can be answered: not an observation of the document's promise
+        self.paused = False
+
+    @contextlib.contextmanager
+    def unrecorded(self) -> Iterator[None]:
+        self.paused = True
+        try:
+            yield
+        finally:
+            self.paused = False
 
     def add(self, template: Any, method: str, path: str, status: int) -> None:
+        if self.paused:
+            return
         if template is None or Path(getattr(template, "path", "") or "").resolve() != TEMPLATE:
             return  # another template's route (the devstack tests' fixtures)
         with self._lock:
