@@ -31,7 +31,7 @@ from cantools.database.errors import DecodeError
 from telemetry.clock import latest_accepted_ms
 from telemetry.models.metrics import DataType, MetricDefinition
 from telemetry.models.templates import DbcSignalMapping, DbcSpec
-from telemetry.services.templates.engine import BAD_DEFAULT, compile_field, finish, usable_metric
+from telemetry.services.templates.engine import BAD_DEFAULT, compile_factory, compile_field, finish, usable_metric
 from telemetry.services.templates.fmt_jsonpointer import resolve_records
 from telemetry.services.templates.limits import MAX_DBC_FRAMES, MAX_TIMESTAMP_MS
 from telemetry.services.templates.report import ApplyReport, Reading
@@ -280,7 +280,6 @@ def compile_groups(
 # --------------------------------------------------------------------------- the generated per-message code
 
 _FACTORIES: dict[Any, Any] = {}
-_MAX_FACTORIES = 256
 _FAST_TESTS = {
     "type": ("type(raw) is P{i}", "raw"),
     "int": ("type(raw) is int and -9223372036854775808 <= raw <= 9223372036854775807", "raw"),
@@ -353,13 +352,7 @@ def _message_factory(shape: tuple[bool, tuple[tuple[bool, str, str], ...]]) -> A
         "        return values",
         "    return run",
     ]
-    namespace: dict[str, Any] = {}
-    exec(compile("\n".join(lines), "<dbc-message-fields>", "exec"), namespace)
-    factory = namespace["factory"]
-    if len(_FACTORIES) >= _MAX_FACTORIES:
-        _FACTORIES.clear()
-    _FACTORIES[shape] = factory
-    return factory
+    return compile_factory(lines, "<dbc-message-fields>", _FACTORIES, shape)
 
 
 def message_function(
