@@ -40,6 +40,8 @@ from typing import Any
 
 import pytest
 
+from tests.iam_audit import full_run, read, write
+
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "template.yaml"
 OPENAPI = REPO / "shared" / "openapi.json"
@@ -198,30 +200,6 @@ def audit(seen: Iterable[Seen], doc: Mapping[str, Any], *, check_unobserved: boo
 # --------------------------------------------------------------------------- recording across workers
 
 
-def write(directory: Path, name: str, seen: Iterable[Seen], selected: Iterable[str]) -> None:
-    payload = {"seen": [s.__dict__ for s in sorted(seen)], "selected": sorted(set(selected))}
-    (directory / f"{name}.json").write_text(json.dumps(payload), encoding="utf-8")
-
-
-def read(directory: Path) -> tuple[set[Seen], set[str]]:
-    seen: set[Seen] = set()
-    selected: set[str] = set()
-    for path in directory.glob("*.json"):
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        seen |= {Seen(**s) for s in payload["seen"]}
-        selected |= set(payload["selected"])
-    return seen, selected
-
-
-def full_run(selected: set[str], config: pytest.Config) -> bool:
-    """Every test module of the suites that answer requests ran, unfiltered by ``-k`` or ``-m``
-    beyond the default."""
-    if config.getoption("keyword", ""):
-        return False
-    modules = {p.relative_to(REPO).as_posix() for suite in FULL_RUN_SUITES for p in (REPO / suite).rglob("test_*.py")}
-    return modules <= selected
-
-
 # --------------------------------------------------------------------------- pytest hooks
 
 _OWNS_DIR = pytest.StashKey[bool]()
@@ -250,11 +228,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     write(directory, name, RECORDER.seen, config.stash.get(_SELECTED, set()))
     if hasattr(config, "workerinput"):
         return
-    seen, selected = read(directory)
+    seen, selected = read(directory, Seen)
     if config.stash.get(_OWNS_DIR, False):
         shutil.rmtree(directory, ignore_errors=True)
     doc = json.loads(OPENAPI.read_text(encoding="utf-8"))
-    full = exitstatus == 0 and full_run(selected, config)
+    full = exitstatus == 0 and full_run(selected, config, FULL_RUN_SUITES)
     report = os.environ.get(REPORT_ENV)
     if report:
         Path(report).write_text(
