@@ -7,8 +7,9 @@ goes through:
 
 - the local gateway (``devstack.gateway.LocalGateway``), which both the running stack (``make run``,
   e2e, contract and schemathesis tests) and the in-process ``Platform.call`` of the integration
-  tests use: its ``authorize`` (the authorizer's 401/403, the gateway's 429...) and its
-  ``integrate`` (the handler's answer, or the gateway's 502 when the handler raised);
+  tests use: its ``handle``, for every request that resolves to a route, whoever answers it (the
+  gateway's 413 and 429, the authorizer's 401/403, the handler, or the gateway's 502 when the
+  handler raised);
 - ``devstack.lambdas.LocalFunction.invoke`` called directly with an API Gateway proxy event (the
   sample-event tests), which no gateway sees.
 
@@ -101,23 +102,21 @@ RECORDER = Recorder()
 
 
 def install(recorder: Recorder = RECORDER) -> None:
-    """Wrap the gateway's authorizer and integration steps and direct invocations (idempotent)."""
+    """Wrap the gateway's request handling and direct invocations (idempotent)."""
     from devstack.gateway import LocalGateway
     from devstack.lambdas import LocalFunction
 
     if getattr(LocalGateway, "_status_audit", False):
         return
-    authorize, integrate, invoke = LocalGateway.authorize, LocalGateway.integrate, LocalFunction.invoke
+    handle, invoke = LocalGateway.handle, LocalFunction.invoke
 
-    def audited_authorize(self: Any, route: Any, *args: Any, **kwargs: Any) -> Any:
-        result = authorize(self, route, *args, **kwargs)
-        if result.denied is not None:
-            recorder.add(self.template, route.method, route.path, result.denied.status)
-        return result
-
-    def audited_integrate(self: Any, route: Any, *args: Any, **kwargs: Any) -> Any:
-        response = integrate(self, route, *args, **kwargs)
-        recorder.add(self.template, route.method, route.path, response.status)
+    def audited_handle(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        response = handle(self, request, *args, **kwargs)
+        resolved = self.resolve(request)
+        if resolved is not None:  # the gateway's 413 and 429 too, and the authorizer's 401/403
+            route = resolved[0]
+            method = request.method if route.method == "ANY" else route.method
+            recorder.add(self.template, method, route.path, response.status)
         return response
 
     def audited_invoke(self: Any, event: Any, *args: Any, **kwargs: Any) -> Any:
@@ -128,8 +127,7 @@ def install(recorder: Recorder = RECORDER) -> None:
                 recorder.add(self.template, str(event["httpMethod"]), str(event["resource"]), status)
         return result
 
-    LocalGateway.authorize = audited_authorize  # type: ignore[method-assign]
-    LocalGateway.integrate = audited_integrate  # type: ignore[method-assign]
+    LocalGateway.handle = audited_handle  # type: ignore[method-assign]
     LocalFunction.invoke = audited_invoke  # type: ignore[method-assign]
     LocalGateway._status_audit = True  # type: ignore[attr-defined]
 

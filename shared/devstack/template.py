@@ -181,6 +181,19 @@ class ApiSpec:
     authorizers: dict[str, AuthorizerSpec]
     gateway_responses: dict[str, GatewayResponse]
     binary_media_types: tuple[str, ...]
+    #: the stage's default method throttle (MethodSettings ``/*`` ``*``): (burst, steady rate per
+    #: second) for each method of each resource, as API Gateway applies it; None when unset
+    method_throttle: tuple[int, float] | None = None
+
+
+def _method_throttle(settings: list[dict[str, Any]]) -> tuple[int, float] | None:
+    """The throttle of the stage's catch-all method setting (``ResourcePath: /*``, ``HttpMethod: *``)."""
+    for setting in settings:
+        if setting.get("ResourcePath") == "/*" and setting.get("HttpMethod") == "*":
+            burst, rate = setting.get("ThrottlingBurstLimit"), setting.get("ThrottlingRateLimit")
+            if burst is not None and rate is not None:
+                return int(burst), float(rate)
+    return None
 
 
 @dataclass(frozen=True)
@@ -569,6 +582,7 @@ class Template:
             binary_media_types=tuple(
                 str(t).replace("~1", "/") for t in self.resolve(props.get("BinaryMediaTypes") or [])
             ),
+            method_throttle=_method_throttle(self.resolve(props.get("MethodSettings") or [])),
         )
 
     def apis(self) -> dict[str, ApiSpec]:

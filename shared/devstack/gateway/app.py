@@ -14,6 +14,7 @@ from .authorizer import AuthorizerCache, AuthResult
 from .messages import MAX_BODY_BYTES, IncomingRequest, OutgoingResponse
 from .routing import Router
 from .server import GatewayServer, RequestHandler
+from .throttle import MethodThrottle
 
 
 class LocalGateway:
@@ -35,6 +36,10 @@ class LocalGateway:
         self.api_ids = {api_id: template.physical_resource(api_id).ref for api_id in self.apis}
         self.router = Router(template.api_routes())
         self.cache = AuthorizerCache()
+        #: one per API, from its stage's MethodSettings (None: unthrottled)
+        self.throttles: dict[str, MethodThrottle] = {
+            api_id: MethodThrottle(*api.method_throttle) for api_id, api in self.apis.items() if api.method_throttle
+        }
         self._server: GatewayServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -81,17 +86,16 @@ class LocalGateway:
         api = self._default_api()
         if len(request.body) > MAX_BODY_BYTES:
             return self.gateway_response("REQUEST_TOO_LARGE", api, request, request_id)
-        path = request.path or "/"
-        if static.is_console_path(path):
+        if static.is_console_path(request.path or "/"):
             return static.serve(request)
-        resolved = self.router.resolve(path, request.method)
-        if resolved is None and api is not None and path.startswith(f"/{api.stage}/"):
-            path = path[len(api.stage) + 1 :]
-            resolved = self.router.resolve(path, request.method)
+        resolved = self.resolve(request)
         if resolved is None:
             return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", api, request, request_id)
-        route, path_params = resolved
+        route, path, path_params = resolved
         api = self.apis.get(route.api_id, api)
+        throttle = self.throttles.get(route.api_id)
+        if throttle is not None and not throttle.take(request.method, route.path):
+            return self.gateway_response("THROTTLED", api, request, request_id)
         stage = api.stage if api else "Prod"
         api_id = self.api_ids.get(route.api_id, "localapi")
         method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}/{stage}/{request.method}/{path.lstrip('/')}"
@@ -102,6 +106,19 @@ class LocalGateway:
                 return auth.denied
             event["requestContext"]["authorizer"] = auth.authorizer
         return self.integrate(route, api, request, event, request_id)
+
+    def resolve(self, request: IncomingRequest) -> tuple[Route, str, dict[str, str]] | None:
+        """The route a request reaches, its path without the stage prefix, and its path parameters."""
+        api = self._default_api()
+        path = request.path or "/"
+        resolved = self.router.resolve(path, request.method)
+        if resolved is None and api is not None and path.startswith(f"/{api.stage}/"):
+            path = path[len(api.stage) + 1 :]
+            resolved = self.router.resolve(path, request.method)
+        if resolved is None:
+            return None
+        route, path_params = resolved
+        return route, path, path_params
 
     def proxy_event(
         self,

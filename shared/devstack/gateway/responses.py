@@ -23,6 +23,7 @@ DEFAULT_GATEWAY_RESPONSES: dict[str, tuple[int, str, str]] = {
     "AUTHORIZER_CONFIGURATION_ERROR": (500, '{"message": null}', "AuthorizerConfigurationException"),
     "AUTHORIZER_FAILURE": (500, '{"message": null}', "AuthorizerFailureException"),
     "REQUEST_TOO_LARGE": (413, '{"message":"Request Too Long"}', "RequestTooLargeException"),
+    "THROTTLED": (429, '{"message":"Too Many Requests"}', "TooManyRequestsException"),
     # Not a gateway response type: what a Lambda proxy integration error looks like.
     "LAMBDA_ERROR": (502, '{"message": "Internal server error"}', "InternalServerErrorException"),
 }
