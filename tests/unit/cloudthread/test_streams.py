@@ -49,7 +49,7 @@ class World:
             "group_by": None,
         }
         args.update(kw)
-        return self.s.queries.metric(self.who, metric, **args)
+        return self.s.queries.metric(self.who, metric, **args).model_dump()
 
 
 def point(ts: str = "2022-10-01 00:00:00", value: Any = 1.0, name: str = "cost", **dims: str) -> dict[str, Any]:
@@ -293,4 +293,4 @@ def test_query_is_tenant_scoped(w: World) -> None:
         filters={},
         group_by=None,
     )
-    assert out["groups"] == [] and out["seriesMatched"] == 0
+    assert out.groups == [] and out.seriesMatched == 0

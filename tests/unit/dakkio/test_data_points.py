@@ -49,10 +49,13 @@ class World:
         return doc
 
     def one(self, doc: Any) -> dict[str, Any]:
-        return self.s.ingest.ingest_one(self.who, orjson.dumps(doc))
+        return self.s.ingest.ingest_one(self.who, orjson.dumps(doc)).model_dump(by_alias=True)
 
     def batch(self, doc: Any) -> dict[str, Any]:
-        return self.s.ingest.ingest_batch(self.who, orjson.dumps(doc))
+        return self.s.ingest.ingest_batch(self.who, orjson.dumps(doc)).model_dump(by_alias=True)
+
+    def query(self, params: dict[str, str]) -> dict[str, Any]:
+        return self.s.queries.query(self.who, params).model_dump(by_alias=True)
 
     def flush(self) -> None:
         queue = self.c.queue
@@ -226,11 +229,11 @@ def test_query_returns_points_in_the_ingest_shape_and_the_platform_sees_them(w: 
     first = w.one(w.point())["dataPoint"]
     second = w.one(w.point(timestamp="2024-01-15T10:31:00Z", values={"temperature": 23.0}))["dataPoint"]
     w.flush()
-    out = w.s.queries.query(w.who, {"bucketId": w.bucket.id})
+    out = w.query({"bucketId": w.bucket.id})
     assert out["dataPoints"] == [second, first]
-    asc = w.s.queries.query(w.who, {"bucketId": w.bucket.id, "dataSourceId": w.source.id, "order": "asc", "limit": "1"})
+    asc = w.query({"bucketId": w.bucket.id, "dataSourceId": w.source.id, "order": "asc", "limit": "1"})
     assert asc["dataPoints"] == [first] and asc["hasMore"] is True
-    ranged = w.s.queries.query(w.who, {"bucketId": w.bucket.id, "startTime": "2024-01-15T10:30:30Z"})
+    ranged = w.query({"bucketId": w.bucket.id, "startTime": "2024-01-15T10:30:30Z"})
     assert ranged["dataPoints"] == [second]
     latest = w.c.queries.latest(w.who, w.source.thingId)
     assert latest["metrics"]["temperature"] == 23.0
@@ -253,7 +256,7 @@ def test_same_time_replaces_the_point(w: World) -> None:
     w.flush()
     replaced = w.one(w.point(values={"temperature": 30.0}))["dataPoint"]
     w.flush()
-    assert w.s.queries.query(w.who, {"bucketId": w.bucket.id})["dataPoints"] == [replaced]
+    assert w.query({"bucketId": w.bucket.id})["dataPoints"] == [replaced]
 
 
 # ---------------------------------------------------------------- rate limit

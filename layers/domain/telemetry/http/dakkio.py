@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from pydantic import BaseModel
 
 from telemetry import errors as e
 from telemetry.http.app import api_key_values, entrypoint
@@ -70,7 +71,11 @@ def _dumps(obj: Any) -> str:
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
-    return Response(status_code=status, content_type="application/json", body=_dumps(body), headers=headers or {})
+    if isinstance(body, BaseModel):  # an answer model (telemetry.models.base.Answer)
+        text = body.model_dump_json(exclude_none=not getattr(body, "keeps_nulls", False))
+    else:
+        text = _dumps(body)
+    return Response(status_code=status, content_type="application/json", body=text, headers=headers or {})
 
 
 def build_dakkio_app() -> APIGatewayRestResolver:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -84,3 +85,32 @@ class StreamMetrics(Answer):
     """``GET /v2/data-streams/metrics``: every metric name with its aggregation and series count."""
 
     items: list[StreamMetric]
+
+
+class StreamPoint(Answer):
+    timestamp: str
+    value: float
+    #: how many stored hourly values were combined
+    count: int = Field(ge=1)
+
+
+class StreamGroup(Answer):
+    #: the group's value of each ``groupBy`` dimension (null: series without it)
+    dimensions: dict[str, str | None]
+    points: list[StreamPoint]
+
+
+class StreamMetricAnswer(Answer):
+    """``GET /v2/data-streams/metrics/{metricName}``: the metric combined per group and hour/day."""
+
+    keeps_nulls: ClassVar[bool] = True  # ``metric_agg_func`` is null when no series matched and no agg was asked
+
+    metric_name: str
+    metric_agg_func: str | None
+    granularity: Literal["hourly", "daily"]
+    start: str
+    end: str
+    groupBy: list[str]
+    filter: dict[str, list[str]]
+    seriesMatched: int = Field(ge=0)
+    groups: list[StreamGroup]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from telemetry.models.base import ApiModel, OutModel, with_examples
+from telemetry.models.base import Answer, ApiModel, OutModel, with_examples
 from telemetry.models.metrics import NAME_PATTERN, DataType
 
 MAX_SCHEMA_KEYS = 100
@@ -107,3 +108,60 @@ class DataSource(OutModel):
     #: platform metric id of the Json measure holding each point's _id, createdAt and metadata
     pointMetricId: str
     createdAt: str
+
+
+# --------------------------------------------------------------------------- answers (docs/dakkio.md)
+
+#: a point's value as sent: the data source's schema types (booleans are never numbers)
+PointValue = bool | int | float | str
+
+
+class DataPoint(Answer):
+    """One point as the ingest endpoints echo it and the query returns it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+    id: str = Field(alias="_id", pattern="^[0-9a-f]{24}$")
+    bucketId: str
+    dataSourceId: str
+    timestamp: str
+    values: dict[str, PointValue]
+    metadata: dict[str, Any]
+    createdAt: str
+
+
+class DataPointAnswer(Answer):
+    """``POST /api/data`` (201)."""
+
+    message: Literal["Data point ingested successfully"]
+    dataPoint: DataPoint
+
+
+class DataBatchAnswer(Answer):
+    """``POST /api/data/batch`` (201): every point, all or nothing."""
+
+    message: Literal["Data points ingested successfully"]
+    count: int = Field(ge=1)
+    dataPoints: list[DataPoint]
+
+
+class DataQueryEcho(Answer):
+    """The effective parameters of a query (``dataSourceId`` null: every data source)."""
+
+    bucketId: str
+    dataSourceId: str | None
+    startTime: str
+    endTime: str
+    limit: int = Field(ge=1)
+    order: Literal["asc", "desc"]
+
+
+class DataQueryAnswer(Answer):
+    """``GET /api/data`` (200)."""
+
+    keeps_nulls: ClassVar[bool] = True  # the echo's ``dataSourceId`` is null for every data source
+
+    dataPoints: list[DataPoint]
+    count: int = Field(ge=0)
+    hasMore: bool
+    query: DataQueryEcho

@@ -19,7 +19,7 @@ from typing import Any
 from telemetry.clock import now_ms
 from telemetry.errors import FieldError, ValidationFailed
 from telemetry.models.auth import Principal
-from telemetry.models.cloudthread import AggFunc, StreamSeries
+from telemetry.models.cloudthread import AggFunc, StreamMetricAnswer, StreamSeries
 from telemetry.models.readings import SeriesKind
 from telemetry.ports.readings import ReadingStore
 from telemetry.repositories.streams import StreamRepository
@@ -84,7 +84,7 @@ class StreamQueries:
         end: str | None,
         filters: Mapping[str, list[str]],
         group_by: str | None,
-    ) -> dict[str, Any]:
+    ) -> StreamMetricAnswer:
         require(principal, "streams:read")
         require_unfiltered(principal, f"metric {metric_name}")
         if granularity not in ("hourly", "daily"):
@@ -114,20 +114,22 @@ class StreamQueries:
             by_group.setdefault(group, []).append(
                 {"timestamp": _fmt(bucket), "value": combine(chosen_agg or AggFunc.Sum, values), "count": len(values)}
             )
-        return {
-            "metric_name": metric_name,
-            "metric_agg_func": chosen_agg.value if chosen_agg else agg,
-            "granularity": granularity,
-            "start": _fmt(start_ms),
-            "end": _fmt(end_ms),
-            "groupBy": keys,
-            "filter": {k: v for k, v in filters.items()},
-            "seriesMatched": len(matching),
-            "groups": [
-                {"dimensions": dict(zip(keys, group, strict=True)), "points": points}
-                for group, points in by_group.items()
-            ],
-        }
+        return StreamMetricAnswer.model_validate(
+            {
+                "metric_name": metric_name,
+                "metric_agg_func": chosen_agg.value if chosen_agg else agg,
+                "granularity": granularity,
+                "start": _fmt(start_ms),
+                "end": _fmt(end_ms),
+                "groupBy": keys,
+                "filter": {k: v for k, v in filters.items()},
+                "seriesMatched": len(matching),
+                "groups": [
+                    {"dimensions": dict(zip(keys, group, strict=True)), "points": points}
+                    for group, points in by_group.items()
+                ],
+            }
+        )
 
     def _series(self, org_id: str, metric: str, agg: str | None) -> list[StreamSeries]:
         wanted: AggFunc | None = None

@@ -23,7 +23,7 @@ from telemetry.errors import FieldError, MalformedRequest, NotFound, ValidationF
 from telemetry.ids import new_object_id
 from telemetry.limits import INGEST_MAX_BODY_BYTES
 from telemetry.models.auth import Principal
-from telemetry.models.dakkio import Bucket, DataSource, ValueType
+from telemetry.models.dakkio import Bucket, DataBatchAnswer, DataPointAnswer, DataSource, ValueType
 from telemetry.models.metrics import CoercionError, DataType, int64
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
 from telemetry.ports.readings import ReadingQueue
@@ -256,7 +256,7 @@ class DataPointIngest:
         self.definitions = definitions
         self.queue = queue
 
-    def ingest_one(self, principal: Principal, body: bytes | str) -> dict[str, Any]:
+    def ingest_one(self, principal: Principal, body: bytes | str) -> DataPointAnswer:
         require(principal, "data:write")
         doc = _load(body)
         now = now_ms()
@@ -268,12 +268,14 @@ class DataPointIngest:
         assert bucket_id is not None and point is not None
         bucket, sources = self.definitions.load(principal.org_id, bucket_id, [point.source_id])
         check_reach(principal, self.definitions.repo, bucket, list(sources.values()))
-        return {
-            "message": "Data point ingested successfully",
-            "dataPoint": self._accept(principal, bucket, sources, [point])[0],
-        }
+        return DataPointAnswer.model_validate(
+            {
+                "message": "Data point ingested successfully",
+                "dataPoint": self._accept(principal, bucket, sources, [point])[0],
+            }
+        )
 
-    def ingest_batch(self, principal: Principal, body: bytes | str) -> dict[str, Any]:
+    def ingest_batch(self, principal: Principal, body: bytes | str) -> DataBatchAnswer:
         require(principal, "data:write")
         doc = _load(body)
         now = now_ms()
@@ -301,7 +303,9 @@ class DataPointIngest:
         bucket, sources = self.definitions.load(principal.org_id, bucket_id, [p.source_id for p in points])
         check_reach(principal, self.definitions.repo, bucket, list(sources.values()))
         accepted = self._accept(principal, bucket, sources, points)
-        return {"message": "Data points ingested successfully", "count": len(accepted), "dataPoints": accepted}
+        return DataBatchAnswer.model_validate(
+            {"message": "Data points ingested successfully", "count": len(accepted), "dataPoints": accepted}
+        )
 
     def _accept(
         self, principal: Principal, bucket: Bucket, sources: dict[str, DataSource], points: list[_Point]

@@ -13,7 +13,7 @@ from typing import Any
 from telemetry.clock import iso_from_ms, now_ms
 from telemetry.errors import FieldError, ValidationFailed
 from telemetry.models.auth import Principal
-from telemetry.models.dakkio import DataSource
+from telemetry.models.dakkio import DataQueryAnswer, DataSource
 from telemetry.models.readings import Record, SeriesKind
 from telemetry.ports.readings import ReadingStore
 from telemetry.repositories.buckets import BucketRepository
@@ -74,7 +74,7 @@ class DataPointQueries:
         self.definitions = definitions
         self.store = store
 
-    def query(self, principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
+    def query(self, principal: Principal, params: Mapping[str, str]) -> DataQueryAnswer:
         require(principal, "data:read")
         issues: list[FieldError] = []
         bucket_id = params.get("bucketId")
@@ -127,16 +127,18 @@ class DataPointQueries:
         points = [p for _, _, p in merged]
         more = more or len(points) > limit
         points = points[:limit]
-        return {
-            "dataPoints": points,
-            "count": len(points),
-            "hasMore": more,
-            "query": {
-                "bucketId": bucket.id,
-                "dataSourceId": source_id.lower() if source_id else None,
-                "startTime": iso_from_ms(start),
-                "endTime": iso_from_ms(end),
-                "limit": limit,
-                "order": order,
-            },
-        }
+        return DataQueryAnswer.model_validate(
+            {
+                "dataPoints": points,
+                "count": len(points),
+                "hasMore": more,
+                "query": {
+                    "bucketId": bucket.id,
+                    "dataSourceId": source_id.lower() if source_id else None,
+                    "startTime": iso_from_ms(start),
+                    "endTime": iso_from_ms(end),
+                    "limit": limit,
+                    "order": order,
+                },
+            }
+        )
