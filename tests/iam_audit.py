@@ -36,12 +36,14 @@ import shutil
 import tempfile
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "template.yaml"
@@ -319,26 +321,29 @@ def install(recorder: Recorder = RECORDER) -> None:
         boto3.DEFAULT_SESSION.events.register("before-parameter-build", recorder)
 
 
-def write(directory: Path, name: str, calls: Iterable[Call], selected: Iterable[str]) -> None:
-    payload = {"calls": [c.__dict__ for c in sorted(calls)], "selected": sorted(set(selected))}
+def write(directory: Path, name: str, observed: Iterable[Any], selected: Iterable[str]) -> None:
+    """One process's observations (dataclass instances) and selected test modules, for the
+    controller to merge (shared by this audit and tests/status_audit.py)."""
+    payload = {"observed": [o.__dict__ for o in sorted(observed)], "selected": sorted(set(selected))}
     (directory / f"{name}.json").write_text(json.dumps(payload), encoding="utf-8")
 
 
-def read(directory: Path) -> tuple[set[Call], set[str]]:
-    calls: set[Call] = set()
+def read(directory: Path, kind: Callable[..., T]) -> tuple[set[T], set[str]]:
+    """Every process's observations, each rebuilt as ``kind(**fields)``, and the selected modules."""
+    observed: set[T] = set()
     selected: set[str] = set()
     for path in directory.glob("*.json"):
         payload = json.loads(path.read_text(encoding="utf-8"))
-        calls |= {Call(**c) for c in payload["calls"]}
+        observed |= {kind(**o) for o in payload["observed"]}
         selected |= set(payload["selected"])
-    return calls, selected
+    return observed, selected
 
 
-def full_run(selected: set[str], config: pytest.Config) -> bool:
-    """Every test module of the integration and e2e suites ran, unfiltered by ``-k``."""
+def full_run(selected: set[str], config: pytest.Config, suites: Iterable[str] = FULL_RUN_SUITES) -> bool:
+    """Every test module of ``suites`` ran, unfiltered by ``-k``."""
     if config.getoption("keyword", ""):
         return False
-    modules = {p.relative_to(REPO).as_posix() for suite in FULL_RUN_SUITES for p in (REPO / suite).rglob("test_*.py")}
+    modules = {p.relative_to(REPO).as_posix() for suite in suites for p in (REPO / suite).rglob("test_*.py")}
     return modules <= selected
 
 
@@ -372,7 +377,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     write(directory, name, RECORDER.calls, selected)
     if hasattr(config, "workerinput"):
         return
-    calls, selected = read(directory)
+    calls, selected = read(directory, Call)
     if not calls:
         return
     check_unused = exitstatus == 0 and full_run(selected, config)

@@ -16,6 +16,7 @@ import sys
 import pytest
 from devstack.template import load_yaml
 
+from tests import status_audit
 from tests.integration.conftest import REPO, Platform
 from tests.integration.test_templates_api import Org
 
@@ -81,5 +82,6 @@ def test_reading_listing_and_deleting_a_javascript_template_needs_no_v8(
     assert js["id"] in {t["id"] for t in acme.ok("GET", "/v2/templates")["items"]}
     assert acme.ok("GET", "/v2/transactions", type="charge")["transactions"] == []
     # And the functions with the layer do need it: applying the script without V8 fails
-    assert acme.call("POST", f"/v2/templates/{js['id']}/test", {}).status == 500
+    with status_audit.RECORDER.unrecorded():  # a broken deployment on purpose, not a documented answer
+        assert acme.call("POST", f"/v2/templates/{js['id']}/test", {}).status == 500
     assert acme.ok("DELETE", f"/v2/templates/{js['id']}")["id"] == js["id"]

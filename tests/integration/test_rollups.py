@@ -55,7 +55,7 @@ def measures_of(ints: st.SearchStrategy[int], texts: st.SearchStrategy[str]) -> 
     ).filter(bool)
 
 
-measures = measures_of(st.integers(-(2**63), 2**63 - 1), st.text(max_size=3))
+measures = measures_of(st.integers(-(2**63), 2**63 - 1), st.text(min_size=1, max_size=3))  # "" is refused (one rule)
 
 
 @st.composite

@@ -49,6 +49,7 @@ class World:
             {"name": "moduleVoltage", "dataType": "Double", "defaultAggregation": "Max"},
             {"name": "moduleCurrent", "dataType": "Double", "defaultAggregation": "Sum"},
             {"name": "online", "dataType": "Bool", "defaultAggregation": "Last"},
+            {"name": "firmware", "dataType": "String", "defaultAggregation": "Last"},
         ]
         self.metric_ids = {s["name"]: self.c.metrics.create(self.who, parse(MetricCreate, s)).id for s in specs}
         type_id = self.c.thing_types.create(
@@ -126,6 +127,8 @@ def test_names_match_case_insensitively_and_map_to_ids(w: World) -> None:
             ("frames", 0, "metrics", "MODULESOC"),
         ),
         ({"frames": [{"timestamp": 10**16, "metrics": {"status": 1}}]}, ("frames", 0, "timestamp")),
+        # accepted before, then dead-lettered by the Timestream writer: the empty string
+        ({"frames": [{"timestamp": T0, "metrics": {"firmware": ""}}]}, ("frames", 0, "metrics", "firmware")),
     ],
 )
 def test_violations_are_400_naming_frame_and_metric_and_nothing_is_enqueued(

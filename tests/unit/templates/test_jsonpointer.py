@@ -214,6 +214,18 @@ def test_value_outside_the_valid_range_is_invalid(metrics: dict[str, MetricDefin
     assert report(result)["fieldsInvalid"] == [{"metricId": "mdef_soc", "reason": "out_of_range", "count": 2}]
 
 
+def test_an_empty_string_for_a_string_metric_is_invalid(metrics: dict[str, MetricDefinition]) -> None:
+    """Before, "" passed straight through (a str for a String metric) and the Timestream writer
+    dead-lettered the reading after a 200: one rule for both stores, refused in the report."""
+    spec = jp_spec(m("mdef_mode", "/mode"), m("mdef_fw", "/fw", default="none"))
+    result = run(spec, {"r": [{"t": 1, "mode": "", "fw": ""}, {"t": 2, "mode": "auto"}]}, metrics)
+    assert result.readings == [(2, {"mdef_mode": "auto", "mdef_fw": "none"})]
+    assert report(result)["fieldsInvalid"] == [
+        {"metricId": "mdef_mode", "reason": "parse_failed", "count": 1},
+        {"metricId": "mdef_fw", "reason": "parse_failed", "count": 1},
+    ]
+
+
 def test_int_beyond_64_bits_is_invalid(metrics: dict[str, MetricDefinition]) -> None:
     body = b'{"r": [{"t": 1, "n": 18446744073709551615}, {"t": 2, "n": 7}]}'
     result = run(jp_spec(m("mdef_count", "/n")), body, metrics)

@@ -20,7 +20,7 @@ import orjson
 
 from telemetry.errors import ValidationFailed
 from telemetry.models.readings import AggregateRow, Measure, Record
-from telemetry.models.types import INT64_MAX, INT64_MIN, Aggregation, DataType
+from telemetry.models.types import EMPTY_STRING, INT64_MAX, INT64_MIN, Aggregation, DataType
 
 #: Record times are epoch milliseconds in [0, MAX_TIME]: 15 digits, so they sort as zero-padded text.
 MAX_TIME = 10**15 - 1
@@ -71,6 +71,8 @@ def measure_problem(measure: Measure) -> str | None:
     elif dtype is DataType.String:
         if not isinstance(value, str):
             return f"expected a String, got {type(value).__name__}"
+        if not value:
+            return EMPTY_STRING
     else:
         try:
             orjson.dumps(value)

@@ -168,11 +168,9 @@ def sql_identifier(name: str, pattern: re.Pattern[str] = _MEASURE, field: str = 
 
 
 def _name_problem(record: Record) -> str | None:
-    for name, measure in record.measures.items():
+    for name in record.measures:
         if not _MEASURE.fullmatch(name) or name.lower().startswith(_RESERVED):
             return f"measure name {name!r} cannot be stored in Timestream"
-        if measure.type is DataType.String and measure.value == "":
-            return f"measure {name!r}: Timestream cannot store an empty string (a measure value is 1 character or more)"
     for name in record.dimensions:
         column = DIM_PREFIX + name
         if not name or ":" in name or len(column.encode()) > MAX_DIMENSION_NAME_BYTES:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from telemetry.models.base import ApiModel, OutModel, json_int, with_examples
-from telemetry.models.types import INT64_MAX, INT64_MIN, Aggregation, DataType
+from telemetry.models.types import EMPTY_STRING, INT64_MAX, INT64_MIN, Aggregation, DataType
 
 __all__ = [
     "Aggregation",
@@ -136,7 +136,8 @@ def coerce_value(metric: MetricDefinition, raw: Any) -> Any:
 
     Rules: numbers from numbers or numeric strings (no NaN/Infinity); Int accepts integral floats
     (``3.0``) but not ``3.5``; enum-shaped Int accepts the code or the label (case-insensitive);
-    Bool accepts booleans, 0/1 and true/false strings; String accepts any scalar (stringified);
+    Bool accepts booleans, 0/1 and true/false strings; String accepts any scalar (stringified) but
+    not the empty string;
     Json accepts any JSON value. Booleans are never numbers.
     """
     dtype = metric.dataType
@@ -147,8 +148,8 @@ def coerce_value(metric: MetricDefinition, raw: Any) -> Any:
     if dtype is DataType.String:
         if isinstance(raw, bool):
             return "true" if raw else "false"
-        if isinstance(raw, float) and raw.is_integer() and abs(raw) < 2**53:
-            return str(raw)
+        if raw == "":
+            raise CoercionError(EMPTY_STRING)
         return str(raw)
     if dtype is DataType.Bool:
         if isinstance(raw, bool):

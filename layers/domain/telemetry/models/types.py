@@ -6,6 +6,9 @@ from enum import StrEnum
 
 #: the range of an Int measure (Timestream BIGINT, a signed 64-bit integer)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: One rule for both stores and every path: Timestream cannot store an empty measure value, so no
+#: String value may be empty (refused at the door, not dead-lettered by one backend and kept by the other).
+EMPTY_STRING = "a String must not be empty (1 character or more)"
 
 
 class DataType(StrEnum):

@@ -37,7 +37,7 @@ _FAST_TYPE: dict[DataType, type] = {
     DataType.Double: float,
     DataType.Int: int,
     DataType.Bool: bool,
-    DataType.String: str,
+    # no String: a str may be the empty string, which coerce_value refuses
 }
 
 

@@ -180,6 +180,9 @@ def check_values(values: dict[str, Any], source: DataSource, prefix: Path) -> tu
         if not ok:
             issues.append(expected(path, kind.value, value))
             continue
+        if value == "":  # zod's .min(1) wording; one rule for every path (models.types.EMPTY_STRING)
+            issues.append(FieldError(path, "String must contain at least 1 character(s)"))
+            continue
         typed[key] = value
     if not values and not issues:
         issues.append(FieldError(prefix, "Expected at least one value"))

@@ -232,6 +232,19 @@ _FACTORIES: dict[Any, Any] = {}
 _MAX_FACTORIES = 256
 
 
+def compile_factory(lines: list[str], filename: str, cache: dict[Any, Any], shape: Any) -> Any:
+    """Compile generated source defining ``factory`` and keep it in ``cache`` under ``shape``
+    (a bounded cache: cleared when full). The source must hold only fixed code and numbered
+    names; every template-supplied value is an argument of the factory."""
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), filename, "exec"), namespace)
+    factory = namespace["factory"]
+    if len(cache) >= _MAX_FACTORIES:
+        cache.clear()
+    cache[shape] = factory
+    return factory
+
+
 def _loop_factory(shape: tuple[bool, bool, tuple[tuple[bool, str, bool], ...]]) -> Any:
     """Generate (once per shape) the unrolled record loop for object records.
 
@@ -340,13 +353,7 @@ def _loop_factory(shape: tuple[bool, bool, tuple[tuple[bool, str, bool], ...]]) 
         "                existing.update(values)",
         "    return run",
     ]
-    namespace: dict[str, Any] = {}
-    exec(compile("\n".join(lines), "<template-record-loop>", "exec"), namespace)
-    factory = namespace["factory"]
-    if len(_FACTORIES) >= _MAX_FACTORIES:
-        _FACTORIES.clear()
-    _FACTORIES[shape] = factory
-    return factory
+    return compile_factory(lines, "<template-record-loop>", _FACTORIES, shape)
 
 
 def finish(report: ApplyReport, merged: dict[int, dict[str, Any]], missing: dict[str, int], parsed: int) -> None:

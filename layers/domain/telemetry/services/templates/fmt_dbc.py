@@ -20,6 +20,8 @@ import binascii
 import functools
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import cantools
@@ -29,7 +31,7 @@ from cantools.database.errors import DecodeError
 from telemetry.clock import latest_accepted_ms
 from telemetry.models.metrics import DataType, MetricDefinition
 from telemetry.models.templates import DbcSignalMapping, DbcSpec
-from telemetry.services.templates.engine import BAD_DEFAULT, compile_field, finish, usable_metric
+from telemetry.services.templates.engine import BAD_DEFAULT, compile_factory, compile_field, finish, usable_metric
 from telemetry.services.templates.fmt_jsonpointer import resolve_records
 from telemetry.services.templates.limits import MAX_DBC_FRAMES, MAX_TIMESTAMP_MS
 from telemetry.services.templates.report import ApplyReport, Reading
@@ -141,7 +143,6 @@ def _labels(signal: Signal) -> dict[int, str] | None:
 
 _FieldTuple = tuple[str, bool, Any, Any, str, type, Callable[[Any], Any], Any]
 """``(signal, scaled, scale, offset, metricId, passthrough type, converter, default)``."""
-_Group = tuple[Callable[[bytes], dict[str, Any]], list[_FieldTuple]]
 
 
 def fast_decoder(msg: Message) -> Callable[[bytes], dict[str, Any]] | None:
@@ -200,6 +201,41 @@ def _integral(value: Any) -> bool:
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
+@functools.lru_cache(maxsize=1024)
+def message_decoder(msg: Message) -> tuple[Callable[[bytes], dict[str, Any]], bool]:
+    """``(decode, scaled)`` for one message of a (cached) database, built once per message.
+
+    ``decode`` is :func:`fast_decoder` (raw values: ``scaled`` False) or, for multiplexed and
+    container messages, ``Message.decode_simple`` without choices (values already scaled). Building
+    the bitstruct formats was most of a 1,000-frame apply's fixed cost.
+    """
+    fast = fast_decoder(msg)
+    if fast is not None:
+        return fast, False
+    return functools.partial(msg.decode_simple, decode_choices=False), True
+
+
+@functools.lru_cache(maxsize=32)
+def known_frame_ids(db: Database) -> frozenset[int]:
+    return frozenset(msg.frame_id for msg in db.messages)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_signal(db: Database, name: str) -> tuple[Message, Signal] | str:
+    return resolve_signal(db, name)
+
+
+@dataclass(slots=True)
+class _Group:
+    """One mapped message: its decoder and its compiled fields, in mapping order."""
+
+    decode: Callable[[bytes], dict[str, Any]]
+    always_present: bool
+    """True for :func:`fast_decoder`: every signal of the message is in every decoded dict."""
+    fields: list[_FieldTuple] = dataclass_field(default_factory=list)
+    fast: list[tuple[str, Any, Any] | None] = dataclass_field(default_factory=list)
+
+
 def compile_groups(
     db: Database,
     mappings: list[DbcSignalMapping],
@@ -207,15 +243,14 @@ def compile_groups(
     on_type: set[str],
     report: ApplyReport,
 ) -> dict[int, _Group]:
-    """Per frame id: the message's decode function and the compiled fields of its mapped signals.
+    """Per frame id: the message's decoder and the compiled fields of its mapped signals.
 
     A field is marked identity when its decoder already returns scaled values (multiplexed).
     """
     groups: dict[int, _Group] = {}
-    scaled_by_decoder: dict[int, bool] = {}
     for mapping in mappings:
         metric = metrics.get(mapping.metricId)
-        resolved = resolve_signal(db, mapping.signal)
+        resolved = _cached_signal(db, mapping.signal)
         if metric is None or not usable_metric(metric) or mapping.metricId not in on_type or isinstance(resolved, str):
             report.metricsSkippedNotOnTtd.append(mapping.metricId)
             continue
@@ -230,15 +265,118 @@ def compile_groups(
             default=mapping.default,
             labels=_labels(sig) if needs_labels else None,
         )
-        if msg.frame_id not in groups:
-            fast = fast_decoder(msg)
-            groups[msg.frame_id] = (fast or functools.partial(msg.decode_simple, decode_choices=False), [])
-            scaled_by_decoder[msg.frame_id] = fast is None
-        identity, scale, offset = (True, 1, 0) if scaled_by_decoder[msg.frame_id] else linear(sig)
-        groups[msg.frame_id][1].append(
+        group = groups.get(msg.frame_id)
+        if group is None:
+            decode, scaled = message_decoder(msg)
+            group = groups[msg.frame_id] = _Group(decode, not scaled)
+        identity, scale, offset = (True, 1, 0) if not group.always_present else linear(sig)
+        group.fields.append(
             (sig.name, identity, scale, offset, field.metric_id, field.passthrough, field.conv, field.default)
         )
+        group.fast.append(field.fast)
     return groups
+
+
+# --------------------------------------------------------------------------- the generated per-message code
+
+_FACTORIES: dict[Any, Any] = {}
+_FAST_TESTS = {
+    "type": ("type(raw) is P{i}", "raw"),
+    "int": ("type(raw) is int and -9223372036854775808 <= raw <= 9223372036854775807", "raw"),
+    "enum": ("type(raw) is str and (code := P{i}.get(raw)) is not None", "code"),
+    "div": ("type(raw) is int", "raw / P{i} + Q{i}"),
+}
+
+
+def _default_kind(default: Any) -> str:
+    return "missing" if default is MISSING else "bad" if default is BAD_DEFAULT else "value"
+
+
+def _message_factory(shape: tuple[bool, tuple[tuple[bool, str, str], ...]]) -> Any:
+    """Generate (once per shape) a message's frame function: decode, then every field unrolled.
+
+    ``run(data)`` returns the frame's ``{metricId: value}`` or the decoder's exception. Like the
+    JsonPointer record loop (``engine._loop_factory``), the source holds only fixed code and
+    numbered names (``K0``, ``C0``...): signal names, metric ids, scales, converters and defaults
+    are arguments of the factory, so nothing from a template or a DBC is ever compiled as code.
+    The statements are those of the per-field loop they replace, specialised by the field's shape
+    (identity or linear conversion, inline fast path, kind of default).
+    """
+    factory = _FACTORIES.get(shape)
+    if factory is not None:
+        return factory
+    always_present, field_shapes = shape
+    params = ["DECODE", "MISSING", "INVALID_DEFAULT", "InvalidValueError", "missing", "invalid"]
+    body = [
+        "        try:",
+        "            d = DECODE(data)",
+        "        except Exception as exc:  # cantools: DecodeError, bitstruct errors, ValueError ...",
+        "            return exc",
+        "        values = {}",
+    ]
+    for i, (identity, fast_kind, default_kind) in enumerate(field_shapes):
+        params += [f"K{i}", f"S{i}", f"O{i}", f"M{i}", f"C{i}", f"D{i}", f"P{i}", f"Q{i}"]
+        absent = {
+            "missing": [f"missing[M{i}] = missing.get(M{i}, 0) + 1"],
+            "bad": [f"invalid[(M{i}, INVALID_DEFAULT)] = invalid.get((M{i}, INVALID_DEFAULT), 0) + 1"],
+            "value": [f"values[M{i}] = D{i}"],
+        }[default_kind]
+        if always_present:
+            body.append(f"        raw = d[K{i}]")
+            indent = "        "
+        else:  # a multiplexed message: the signal may not be in this frame's branch
+            body += [f"        raw = d.get(K{i}, MISSING)", "        if raw is MISSING:"]
+            body += ["            " + line for line in absent]
+            body.append("        else:")
+            indent = "            "
+        if not identity:
+            body.append(f"{indent}raw = raw * S{i} + O{i}")
+        test = _FAST_TESTS.get(fast_kind)
+        if test is not None:
+            body += [
+                f"{indent}if {test[0].format(i=i)}:",
+                f"{indent}    values[M{i}] = {test[1].format(i=i)}",
+                f"{indent}else:",
+            ]
+            indent += "    "
+        body += [
+            f"{indent}try:",
+            f"{indent}    values[M{i}] = C{i}(raw)",
+            f"{indent}except InvalidValueError as exc:",
+            f"{indent}    invalid[(M{i}, exc.reason)] = invalid.get((M{i}, exc.reason), 0) + 1",
+        ]
+    lines = [
+        f"def factory({', '.join(params)}):",
+        "    def run(data):",
+        *body,
+        "        return values",
+        "    return run",
+    ]
+    return compile_factory(lines, "<dbc-message-fields>", _FACTORIES, shape)
+
+
+def message_function(
+    group: _Group, missing: dict[str, int], invalid: dict[tuple[str, str], int]
+) -> Callable[[bytes], Any]:
+    """The generated frame function of one mapped message, bound to this apply's report counters."""
+    shapes = tuple(
+        (identity, fast[0] if fast else "", _default_kind(default))
+        for (_s, identity, _sc, _o, _m, _p, _c, default), fast in zip(group.fields, group.fast, strict=True)
+    )
+    args: dict[str, Any] = {
+        "DECODE": group.decode,
+        "MISSING": MISSING,
+        "INVALID_DEFAULT": INVALID_DEFAULT,
+        "InvalidValueError": InvalidValueError,
+        "missing": missing,
+        "invalid": invalid,
+    }
+    for i, ((sig_name, _identity, scale, offset, mid, _p, conv, default), fast) in enumerate(
+        zip(group.fields, group.fast, strict=True)
+    ):
+        args.update({f"K{i}": sig_name, f"S{i}": scale, f"O{i}": offset, f"M{i}": mid, f"C{i}": conv, f"D{i}": default})
+        args[f"P{i}"], args[f"Q{i}"] = (fast[1], fast[2]) if fast else (None, None)
+    return _message_factory((group.always_present, shapes))(**args)  # type: ignore[no-any-return]
 
 
 def apply_dbc(
@@ -249,8 +387,13 @@ def apply_dbc(
     report: ApplyReport,
 ) -> list[Reading]:
     db = load_dbc(spec.dbc)
-    groups = compile_groups(db, spec.mappings, metrics, on_type, report)
-    known = {msg.frame_id for msg in db.messages}
+    missing: dict[str, int] = {}
+    invalid = report.fieldsInvalid
+    runs = {
+        fid: message_function(group, missing, invalid)
+        for fid, group in compile_groups(db, spec.mappings, metrics, on_type, report).items()
+    }
+    known = known_frame_ids(db)
     by_pgn = j1939_index(db)
     if by_pgn:
         from cantools.j1939 import pgn_from_frame_id
@@ -259,32 +402,44 @@ def apply_dbc(
     ms_fast = spec.timestampFormat.value in ("auto", "epoch_ms")
     parse_ts = not_after(TIMESTAMP_PARSERS[spec.timestampFormat.value], latest)
     merged: dict[int, dict[str, Any]] = {}
-    missing: dict[str, int] = {}
-    invalid = report.fieldsInvalid
     skip = report.skip
     fromhex = bytes.fromhex
+    setdefault = merged.setdefault
+    pgn_owner: dict[int, int] = {}  # a J1939 id seen before -> the DBC message's id
+
+    def resolve(index: int, raw_id: Any) -> Callable[[bytes], Any] | None:
+        """The frame function of an id that is not a mapped message's own int id (or None, reported)."""
+        fid = raw_id if type(raw_id) is int and 0 <= raw_id <= 0x7FF else frame_id(raw_id)
+        if fid is None:
+            skip(index, "invalid_frame_id", raw_id, with_value=True)
+            return None
+        run = runs.get(fid)
+        if run is None and by_pgn and fid > 0x7FF and fid not in known:
+            owner = pgn_owner.get(fid)
+            if owner is None:
+                owner = pgn_owner[fid] = by_pgn.get(pgn_from_frame_id(fid), fid)
+            fid = owner
+            run = runs.get(fid)
+        if run is None:
+            if fid in known:
+                skip(index, "no_metric_values")
+            else:
+                skip(index, "unknown_frame_id", raw_id, with_value=True)
+        return run
+
     for index, frame in enumerate(frames):
         if type(frame) is not dict:
             skip(index, "invalid_frame", frame, with_value=True)
             continue
         raw_id = frame.get("id")
-        fid = raw_id if type(raw_id) is int and 0 <= raw_id <= 0x7FF else frame_id(raw_id)
-        if fid is None:
-            skip(index, "invalid_frame_id", raw_id, with_value=True)
-            continue
-        group = groups.get(fid)
-        if group is None and by_pgn and fid > 0x7FF and fid not in known:
-            fid = by_pgn.get(pgn_from_frame_id(fid), fid)
-            group = groups.get(fid)
-        if group is None:
-            if fid in known:
-                skip(index, "no_metric_values")
-            else:
-                skip(index, "unknown_frame_id", raw_id, with_value=True)
-            continue
+        run = runs.get(raw_id) if type(raw_id) is int else None
+        if run is None:
+            run = resolve(index, raw_id)
+            if run is None:
+                continue
         raw_ts = frame.get("timestamp")
         ts: int | None
-        if ms_fast and type(raw_ts) is int and 0 <= raw_ts <= latest:
+        if type(raw_ts) is int and ms_fast and 0 <= raw_ts <= latest:
             ts = raw_ts
         elif raw_ts is None:
             skip(index, "missing_timestamp")
@@ -306,39 +461,15 @@ def apply_dbc(
         if data is None:
             skip(index, "invalid_frame_data")
             continue
-        decode, fields = group
-        try:
-            decoded = decode(data)
-        except Exception as exc:  # cantools: DecodeError, bitstruct errors, ValueError ...
-            skip(index, "decode_failed", str(exc) or type(exc).__name__, with_value=True)
+        values = run(data)
+        if type(values) is not dict:  # the decoder's exception
+            skip(index, "decode_failed", str(values) or type(values).__name__, with_value=True)
             continue
-        values: dict[str, Any] = {}
-        for sig_name, identity, scale, offset, mid, passthrough, conv, default in fields:
-            raw = decoded.get(sig_name, MISSING)
-            if raw is MISSING:  # not in this multiplexer branch
-                if default is MISSING:
-                    missing[mid] = missing.get(mid, 0) + 1
-                elif default is BAD_DEFAULT:
-                    invalid[(mid, INVALID_DEFAULT)] = invalid.get((mid, INVALID_DEFAULT), 0) + 1
-                else:
-                    values[mid] = default
-                continue
-            if not identity:
-                raw = raw * scale + offset
-            if type(raw) is passthrough:
-                values[mid] = raw
-                continue
-            try:
-                values[mid] = conv(raw)
-            except InvalidValueError as exc:
-                invalid[(mid, exc.reason)] = invalid.get((mid, exc.reason), 0) + 1
         if not values:
             skip(index, "no_metric_values")
             continue
-        existing = merged.get(ts)
-        if existing is None:
-            merged[ts] = values
-        else:
+        existing = setdefault(ts, values)
+        if existing is not values:
             existing.update(values)
     finish(report, merged, missing, len(frames))
     return list(merged.items())

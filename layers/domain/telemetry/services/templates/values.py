@@ -417,14 +417,14 @@ def make_converter(
         def conv_label(raw: Any) -> Any:
             code = _as_code(raw)
             label = labels.get(code) if code is not None else None
-            return label if label is not None else slow(raw)
+            return label if label else slow(raw)
 
         return conv_label
 
     if dtype is DataType.String:
 
         def conv_str(raw: Any) -> Any:
-            return raw if type(raw) is str else slow(raw)
+            return raw if type(raw) is str and raw else slow(raw)  # slow: refuses ""
 
         return conv_str
 
@@ -446,8 +446,6 @@ def passthrough_type(
         return _Never
     if metric.dataType is DataType.Double:
         return float
-    if metric.dataType is DataType.String:
-        return str
     if metric.dataType is DataType.Bool:
         return bool
     return _Never
