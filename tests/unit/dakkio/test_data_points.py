@@ -3,6 +3,7 @@ validation in the document's zod-style terms, batches, queries, the per-key rate
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -249,6 +250,28 @@ def test_query_returns_points_in_the_ingest_shape_and_the_platform_sees_them(w: 
     latest = w.c.queries.latest(w.who, w.source.thingId)
     assert latest["metrics"]["temperature"] == 23.0
     assert latest["metrics"]["dakkio.point"]["_id"] == second["_id"]
+
+
+def test_a_point_measure_written_through_the_platform_still_reads_as_a_documented_point(w: World) -> None:
+    """The data source's thing takes frames too, and its Json metric any JSON: a ``dakkio.point``
+    whose ``_id``, ``metadata`` or ``createdAt`` is off-shape must not make the query fail (its
+    typed answer refused it: a 500); the point gets the derived id, ``{}`` and its own time."""
+    frame = {
+        "timestamp": 1705314600000,  # 2024-01-15T10:30:00Z
+        "metrics": {"temperature": 21.0, "dakkio.point": {"_id": 7, "metadata": "x", "createdAt": []}},
+    }
+    w.c.ingest.ingest(w.who, w.source.thingId, orjson.dumps({"frames": [frame]}))
+    w.flush()
+    (point,) = w.query({"bucketId": w.bucket.id})["dataPoints"]
+    assert re.fullmatch("[0-9a-f]{24}", point["_id"])
+    assert point["metadata"] == {} and point["createdAt"] == point["timestamp"] == "2024-01-15T10:30:00Z"
+    assert point["values"] == {"temperature": 21.0}
+
+
+def test_the_query_echo_writes_early_years_with_four_digits(w: World) -> None:
+    out = w.query({"bucketId": w.bucket.id, "startTime": "0001-01-01T00:00:00Z", "endTime": "0999-01-01T00:00:00Z"})
+    assert out["query"]["startTime"] == "0001-01-01T00:00:00Z"
+    assert out["query"]["endTime"] == "0999-01-01T00:00:00Z"
 
 
 def test_query_validation(w: World) -> None:

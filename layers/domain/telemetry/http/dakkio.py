@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from pydantic import BaseModel
 
 from telemetry import errors as e
 from telemetry.http.app import api_key_values, entrypoint
+from telemetry.http.app import json_response as json_response  # the handlers' one import
 from telemetry.http.app import raw_body as raw_body
 from telemetry.http.resolver import IsolatedRestResolver
 from telemetry.models.auth import Principal
@@ -68,14 +68,6 @@ def error_response(err: e.DomainError) -> tuple[int, dict[str, str], dict[str, A
 
 def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
-
-
-def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
-    if isinstance(body, BaseModel):  # an answer model (telemetry.models.base.Answer)
-        text = body.model_dump_json(exclude_none=not getattr(body, "keeps_nulls", False))
-    else:
-        text = _dumps(body)
-    return Response(status_code=status, content_type="application/json", body=text, headers=headers or {})
 
 
 def build_dakkio_app() -> APIGatewayRestResolver:
