@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
@@ -10,6 +10,29 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from telemetry.bootstrap import container
 from telemetry.http.app import json_response, principal
 from telemetry.http.cloudthread import build_stream_app, dimension_filters, entrypoint
+
+#: for the OpenAPI document (devstack.openapi): docs/cloudthread.md's answer, verbatim
+#: (tests/contract/test_answer_examples.py)
+OPENAPI: dict[str, Any] = {
+    "successExamples": [
+        {
+            "metric_name": "active_users",
+            "metric_agg_func": "Sum",
+            "granularity": "daily",
+            "start": "2022-10-01 00:00:00",
+            "end": "2022-10-08 00:00:00",
+            "groupBy": ["region"],
+            "filter": {"product": ["web"]},
+            "seriesMatched": 2,
+            "groups": [
+                {
+                    "dimensions": {"region": "eu"},
+                    "points": [{"timestamp": "2022-10-01 00:00:00", "value": 2500.0, "count": 2}],
+                }
+            ],
+        }
+    ]
+}
 
 app = build_stream_app()
 

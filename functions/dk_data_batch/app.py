@@ -10,7 +10,36 @@ from telemetry.http.dakkio import api_key, build_dakkio_app, dakkio_entrypoint, 
 from telemetry.services.dakkio.ingest import MAX_BODY_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
-OPENAPI: dict[str, Any] = {"requestBody": data_point_body(batch=True)}
+OPENAPI: dict[str, Any] = {
+    # docs/dakkio.md's 201 body, verbatim (tests/contract/test_answer_examples.py)
+    "successExamples": [
+        {
+            "message": "Data points ingested successfully",
+            "count": 2,
+            "dataPoints": [
+                {
+                    "_id": "65a50a2d8f1c2b3a4d5e6f70",
+                    "bucketId": "507f1f77bcf86cd799439011",
+                    "dataSourceId": "507f1f77bcf86cd799439012",
+                    "timestamp": "2024-01-15T10:30:00Z",
+                    "values": {"temperature": 22.5, "humidity": 65},
+                    "metadata": {},
+                    "createdAt": "2024-01-15T10:30:05.123Z",
+                },
+                {
+                    "_id": "65a50a2d8f1c2b3a4d5e6f71",
+                    "bucketId": "507f1f77bcf86cd799439011",
+                    "dataSourceId": "507f1f77bcf86cd799439013",
+                    "timestamp": "2024-01-15T10:31:00Z",
+                    "values": {"door": True},
+                    "metadata": {"deviceId": "ESP32-002"},
+                    "createdAt": "2024-01-15T10:30:05.123Z",
+                },
+            ],
+        }
+    ],
+    "requestBody": data_point_body(batch=True),
+}
 
 app = build_dakkio_app()
 

@@ -11,6 +11,7 @@ from telemetry.services.dakkio.ingest import MAX_BODY_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
 OPENAPI: dict[str, Any] = {
+    # the document's 201 body, verbatim (tests/contract/test_answer_examples.py)
     "successExamples": [
         {
             "message": "Data point ingested successfully",
@@ -20,7 +21,7 @@ OPENAPI: dict[str, Any] = {
                 "dataSourceId": "507f1f77bcf86cd799439012",
                 "timestamp": "2024-01-15T10:30:00Z",
                 "values": {"temperature": 22.5, "humidity": 65, "pressure": 1013.25},
-                "metadata": {"deviceId": "ESP32-001"},
+                "metadata": {"deviceId": "ESP32-001", "location": "Living Room", "batteryLevel": 85},
                 "createdAt": "2024-01-15T10:30:05Z",
             },
         }

@@ -17,7 +17,35 @@ from telemetry.http.dakkio import (
 from telemetry.limits import DK_MAX_QUERY_BODY_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
-OPENAPI: dict[str, Any] = {"parameters": DATA_QUERY_PARAMETERS}
+OPENAPI: dict[str, Any] = {
+    # docs/dakkio.md's 200 body, verbatim (tests/contract/test_answer_examples.py)
+    "successExamples": [
+        {
+            "dataPoints": [
+                {
+                    "_id": "507f1f77bcf86cd799439016",
+                    "bucketId": "507f1f77bcf86cd799439011",
+                    "dataSourceId": "507f1f77bcf86cd799439012",
+                    "timestamp": "2024-01-15T10:30:00Z",
+                    "values": {"temperature": 22.5, "humidity": 65, "pressure": 1013.25},
+                    "metadata": {"deviceId": "ESP32-001", "location": "Living Room", "batteryLevel": 85},
+                    "createdAt": "2024-01-15T10:30:05Z",
+                }
+            ],
+            "count": 1,
+            "hasMore": False,
+            "query": {
+                "bucketId": "507f1f77bcf86cd799439011",
+                "dataSourceId": None,
+                "startTime": "1970-01-01T00:00:00Z",
+                "endTime": "2024-01-16T00:00:00Z",
+                "limit": 100,
+                "order": "desc",
+            },
+        }
+    ],
+    "parameters": DATA_QUERY_PARAMETERS,
+}
 
 app = build_dakkio_app()
 

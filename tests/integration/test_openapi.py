@@ -148,22 +148,13 @@ def _schemaless(schema: dict[str, Any], components: dict[str, Any]) -> bool:
     return False
 
 
-#: success bodies still untyped (dialect answers built as dicts from their spec documents): this set
-#: may only shrink; typing one makes the test below fail until it is taken off
-UNTYPED_SUCCESS = {
-    ("get", "/api/data"),
-    ("post", "/api/data"),
-    ("post", "/api/data/batch"),
-    ("get", "/v2/data-streams/metrics/{metricName}"),
-}
-
-
 def test_every_success_body_has_a_real_schema() -> None:
     """No 2xx with a body may be documented as ``{}`` or a bare object/array: schemathesis'
-    response_schema_conformance would then check nothing."""
+    response_schema_conformance would then check nothing. There is no exemption list: a handler
+    answering a dict (or anything the generator cannot follow to a model) fails here."""
     doc = json.loads((REPO / "shared" / "openapi.json").read_text())
     components = doc["components"]["schemas"]
-    schemaless: set[tuple[str, str]] = set()
+    schemaless: set[tuple[str, str, str]] = set()
     for path, item in doc["paths"].items():
         for method, operation in item.items():
             for status, answer in operation["responses"].items():
@@ -172,9 +163,37 @@ def test_every_success_body_has_a_real_schema() -> None:
                 media = answer.get("content", {}).get("application/json")
                 assert media is not None and "schema" in media, (method, path, status, "no body schema")
                 if _schemaless(media["schema"], components):
-                    schemaless.add((method, path))
-    assert schemaless - UNTYPED_SUCCESS == set(), "success bodies documented without a schema"
-    assert UNTYPED_SUCCESS - schemaless == set(), "typed now: take these off UNTYPED_SUCCESS"
+                    schemaless.add((method, path, status))
+    assert schemaless == set(), "success bodies documented without a schema: answer a typed model"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/data"),
+        ("post", "/api/data/batch"),
+        ("get", "/api/data"),
+        ("get", "/v2/data-streams/metrics/{metricName}"),
+    ],
+)
+def test_the_dialect_answers_refuse_undeclared_fields(method: str, path: str) -> None:
+    """Their models forbid extra fields (telemetry.models.base.Answer), and so does every object of
+    their schema (``additionalProperties: false``), so that a field a handler adds without
+    documenting it fails schemathesis' response check instead of drifting from the document."""
+    doc = json.loads((REPO / "shared" / "openapi.json").read_text())
+    components = doc["components"]["schemas"]
+    status = next(s for s in doc["paths"][path][method]["responses"] if s.startswith("2"))
+    ref = doc["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+    pending, seen = [ref.rsplit("/", 1)[-1]], set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if components[name].get("type") == "object":
+            assert components[name].get("additionalProperties") is False, (method, path, name)
+        pending += [r.rsplit("/", 1)[-1] for r in re.findall(r'"\$ref": "([^"]+)"', json.dumps(components[name]))]
+    assert len(seen) >= 2, (method, path, seen)  # the answer and its nested model(s)
 
 
 def test_the_schemaless_check_sees_through_refs_and_bare_containers() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from telemetry.limits import MAX_FUTURE_MS
 
@@ -25,10 +25,13 @@ def latest_accepted_ms(now: int | None = None) -> int:
 
 def iso_from_ms(ms: int) -> str:
     """``2024-01-15T10:30:05.123Z`` (milliseconds kept only when not zero)."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    if ms % 1000:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    dt = datetime_from_ms(ms).replace(tzinfo=None)  # isoformat, not strftime: %Y writes year 1 as "1"
+    return dt.isoformat(timespec="milliseconds" if ms % 1000 else "seconds") + "Z"
+
+
+def datetime_from_ms(ms: int) -> datetime:
+    """The UTC datetime of epoch milliseconds, exactly (no float division; years 1 to 9999)."""
+    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def ms_from_iso(text: str) -> int:

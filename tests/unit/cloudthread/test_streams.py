@@ -49,7 +49,7 @@ class World:
             "group_by": None,
         }
         args.update(kw)
-        return self.s.queries.metric(self.who, metric, **args)
+        return self.s.queries.metric(self.who, metric, **args).model_dump()
 
 
 def point(ts: str = "2022-10-01 00:00:00", value: Any = 1.0, name: str = "cost", **dims: str) -> dict[str, Any]:
@@ -293,4 +293,12 @@ def test_query_is_tenant_scoped(w: World) -> None:
         filters={},
         group_by=None,
     )
-    assert out["groups"] == [] and out["seriesMatched"] == 0
+    assert out.groups == [] and out.seriesMatched == 0
+
+
+def test_the_answer_writes_early_years_with_four_digits(w: World) -> None:
+    """``%Y`` wrote year 1 as ``1``: ``start`` was ``1-01-01 00:00:00``, not the document's form."""
+    w.send([point()])
+    w.flush()
+    out = w.query("cost", start="0001-01-01T00:00:00Z", end="0001-01-02T00:00:00Z")
+    assert (out["start"], out["end"]) == ("0001-01-01 00:00:00", "0001-01-02 00:00:00")

@@ -3,6 +3,7 @@ validation in the document's zod-style terms, batches, queries, the per-key rate
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -49,10 +50,13 @@ class World:
         return doc
 
     def one(self, doc: Any) -> dict[str, Any]:
-        return self.s.ingest.ingest_one(self.who, orjson.dumps(doc))
+        return self.s.ingest.ingest_one(self.who, orjson.dumps(doc)).model_dump(by_alias=True)
 
     def batch(self, doc: Any) -> dict[str, Any]:
-        return self.s.ingest.ingest_batch(self.who, orjson.dumps(doc))
+        return self.s.ingest.ingest_batch(self.who, orjson.dumps(doc)).model_dump(by_alias=True)
+
+    def query(self, params: dict[str, str]) -> dict[str, Any]:
+        return self.s.queries.query(self.who, params).model_dump(by_alias=True)
 
     def flush(self) -> None:
         queue = self.c.queue
@@ -237,15 +241,37 @@ def test_query_returns_points_in_the_ingest_shape_and_the_platform_sees_them(w: 
     first = w.one(w.point())["dataPoint"]
     second = w.one(w.point(timestamp="2024-01-15T10:31:00Z", values={"temperature": 23.0}))["dataPoint"]
     w.flush()
-    out = w.s.queries.query(w.who, {"bucketId": w.bucket.id})
+    out = w.query({"bucketId": w.bucket.id})
     assert out["dataPoints"] == [second, first]
-    asc = w.s.queries.query(w.who, {"bucketId": w.bucket.id, "dataSourceId": w.source.id, "order": "asc", "limit": "1"})
+    asc = w.query({"bucketId": w.bucket.id, "dataSourceId": w.source.id, "order": "asc", "limit": "1"})
     assert asc["dataPoints"] == [first] and asc["hasMore"] is True
-    ranged = w.s.queries.query(w.who, {"bucketId": w.bucket.id, "startTime": "2024-01-15T10:30:30Z"})
+    ranged = w.query({"bucketId": w.bucket.id, "startTime": "2024-01-15T10:30:30Z"})
     assert ranged["dataPoints"] == [second]
     latest = w.c.queries.latest(w.who, w.source.thingId)
     assert latest["metrics"]["temperature"] == 23.0
     assert latest["metrics"]["dakkio.point"]["_id"] == second["_id"]
+
+
+def test_a_point_measure_written_through_the_platform_still_reads_as_a_documented_point(w: World) -> None:
+    """The data source's thing takes frames too, and its Json metric any JSON: a ``dakkio.point``
+    whose ``_id``, ``metadata`` or ``createdAt`` is off-shape must not make the query fail (its
+    typed answer refused it: a 500); the point gets the derived id, ``{}`` and its own time."""
+    frame = {
+        "timestamp": 1705314600000,  # 2024-01-15T10:30:00Z
+        "metrics": {"temperature": 21.0, "dakkio.point": {"_id": 7, "metadata": "x", "createdAt": []}},
+    }
+    w.c.ingest.ingest(w.who, w.source.thingId, orjson.dumps({"frames": [frame]}))
+    w.flush()
+    (point,) = w.query({"bucketId": w.bucket.id})["dataPoints"]
+    assert re.fullmatch("[0-9a-f]{24}", point["_id"])
+    assert point["metadata"] == {} and point["createdAt"] == point["timestamp"] == "2024-01-15T10:30:00Z"
+    assert point["values"] == {"temperature": 21.0}
+
+
+def test_the_query_echo_writes_early_years_with_four_digits(w: World) -> None:
+    out = w.query({"bucketId": w.bucket.id, "startTime": "0001-01-01T00:00:00Z", "endTime": "0999-01-01T00:00:00Z"})
+    assert out["query"]["startTime"] == "0001-01-01T00:00:00Z"
+    assert out["query"]["endTime"] == "0999-01-01T00:00:00Z"
 
 
 def test_query_validation(w: World) -> None:
@@ -264,7 +290,7 @@ def test_same_time_replaces_the_point(w: World) -> None:
     w.flush()
     replaced = w.one(w.point(values={"temperature": 30.0}))["dataPoint"]
     w.flush()
-    assert w.s.queries.query(w.who, {"bucketId": w.bucket.id})["dataPoints"] == [replaced]
+    assert w.query({"bucketId": w.bucket.id})["dataPoints"] == [replaced]
 
 
 # ---------------------------------------------------------------- rate limit

@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from telemetry import errors as e
 from telemetry.http.app import api_key_values, entrypoint
+from telemetry.http.app import json_response as json_response  # the handlers' one import
 from telemetry.http.app import raw_body as raw_body
 from telemetry.http.resolver import IsolatedRestResolver
 from telemetry.models.auth import Principal
@@ -67,10 +68,6 @@ def error_response(err: e.DomainError) -> tuple[int, dict[str, str], dict[str, A
 
 def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
-
-
-def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
-    return Response(status_code=status, content_type="application/json", body=_dumps(body), headers=headers or {})
 
 
 def build_dakkio_app() -> APIGatewayRestResolver:

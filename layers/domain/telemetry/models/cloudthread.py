@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -84,3 +85,44 @@ class StreamMetrics(Answer):
     """``GET /v2/data-streams/metrics``: every metric name with its aggregation and series count."""
 
     items: list[StreamMetric]
+
+
+#: the answer's times: the document's own form, ``2022-10-01 00:00:00`` (UTC)
+_STREAM_TIME = Field(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:00:00$")
+#: a range bound as asked (to the second)
+_RANGE_TIME = Field(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$")
+
+
+class StreamPoint(Answer):
+    #: the hour (``hourly``) or the UTC day (``daily``, ``… 00:00:00``)
+    timestamp: Annotated[str, _STREAM_TIME]
+    #: the stored hourly values combined by the metric's aggregation function
+    value: float
+    #: how many stored hourly values were combined
+    count: int = Field(ge=1)
+
+
+class StreamGroup(Answer):
+    #: the group's value of each ``groupBy`` dimension (null: series without it); ``{}`` without groupBy
+    dimensions: dict[str, str | None]
+    points: list[StreamPoint]
+
+
+class StreamMetricAnswer(Answer):
+    """``GET /v2/data-streams/metrics/{metricName}`` (docs/cloudthread.md): the metric combined per
+    group and hour/day."""
+
+    keeps_nulls: ClassVar[bool] = True  # null dimensions, and ``metric_agg_func`` when nothing matched
+
+    metric_name: str
+    #: the aggregation function read (null: no ``agg`` asked and the name has no series)
+    metric_agg_func: AggFunc | None
+    granularity: Literal["hourly", "daily"]
+    #: the effective range, start inclusive, end exclusive
+    start: Annotated[str, _RANGE_TIME]
+    end: Annotated[str, _RANGE_TIME]
+    groupBy: list[str]
+    #: the ``filter[<dim>]`` parameters: dimension -> accepted values
+    filter: dict[str, list[str]]
+    seriesMatched: int = Field(ge=0)
+    groups: list[StreamGroup]

@@ -13,13 +13,12 @@ group (``groupBy`` dimensions), with the metric's aggregation function:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from telemetry.clock import now_ms
+from telemetry.clock import datetime_from_ms, now_ms
 from telemetry.errors import FieldError, ValidationFailed
 from telemetry.models.auth import Principal
-from telemetry.models.cloudthread import AggFunc, StreamSeries
+from telemetry.models.cloudthread import AggFunc, StreamGroup, StreamMetricAnswer, StreamPoint, StreamSeries
 from telemetry.models.readings import SeriesKind
 from telemetry.ports.readings import ReadingStore
 from telemetry.repositories.streams import StreamRepository
@@ -35,7 +34,7 @@ MAX_SERIES = 1000
 
 def _fmt(ms: int) -> str:
     """The document's own timestamp form: ``2022-10-01 00:00:00`` (UTC)."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime_from_ms(ms).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")  # %Y: year 1 is "1"
 
 
 def combine(agg: AggFunc, values: list[float]) -> float:
@@ -84,7 +83,7 @@ class StreamQueries:
         end: str | None,
         filters: Mapping[str, list[str]],
         group_by: str | None,
-    ) -> dict[str, Any]:
+    ) -> StreamMetricAnswer:
         require(principal, "streams:read")
         require_unfiltered(principal, f"metric {metric_name}")
         if granularity not in ("hourly", "daily"):
@@ -109,25 +108,25 @@ class StreamQueries:
             group = tuple(s.dimensions.get(k) for k in keys)
             for time, value in self._rows(principal.org_id, s.seriesId, start_ms, end_ms):
                 buckets.setdefault((group, time - time % step), []).append(value)
-        by_group: dict[tuple[str | None, ...], list[dict[str, Any]]] = {}
+        by_group: dict[tuple[str | None, ...], list[StreamPoint]] = {}
         for (group, bucket), values in sorted(buckets.items(), key=lambda kv: (_sortable(kv[0][0]), kv[0][1])):
             by_group.setdefault(group, []).append(
-                {"timestamp": _fmt(bucket), "value": combine(chosen_agg or AggFunc.Sum, values), "count": len(values)}
+                StreamPoint(timestamp=_fmt(bucket), value=combine(chosen_agg or AggFunc.Sum, values), count=len(values))
             )
-        return {
-            "metric_name": metric_name,
-            "metric_agg_func": chosen_agg.value if chosen_agg else agg,
-            "granularity": granularity,
-            "start": _fmt(start_ms),
-            "end": _fmt(end_ms),
-            "groupBy": keys,
-            "filter": {k: v for k, v in filters.items()},
-            "seriesMatched": len(matching),
-            "groups": [
-                {"dimensions": dict(zip(keys, group, strict=True)), "points": points}
+        return StreamMetricAnswer(
+            metric_name=metric_name,
+            metric_agg_func=chosen_agg,
+            granularity="hourly" if step == HOUR_MS else "daily",
+            start=_fmt(start_ms),
+            end=_fmt(end_ms),
+            groupBy=keys,
+            filter=dict(filters),
+            seriesMatched=len(matching),
+            groups=[
+                StreamGroup(dimensions=dict(zip(keys, group, strict=True)), points=points)
                 for group, points in by_group.items()
             ],
-        }
+        )
 
     def _series(self, org_id: str, metric: str, agg: str | None) -> list[StreamSeries]:
         wanted: AggFunc | None = None

@@ -23,7 +23,15 @@ from telemetry.errors import FieldError, MalformedRequest, NotFound, ValidationF
 from telemetry.ids import new_object_id
 from telemetry.limits import INGEST_MAX_BODY_BYTES
 from telemetry.models.auth import Principal
-from telemetry.models.dakkio import Bucket, DataSource, ValueType
+from telemetry.models.dakkio import (
+    MAX_BATCH_POINTS,
+    Bucket,
+    DataBatchAnswer,
+    DataPoint,
+    DataPointAnswer,
+    DataSource,
+    ValueType,
+)
 from telemetry.models.metrics import CoercionError, DataType, int64
 from telemetry.models.readings import AcceptedBatch, SeriesKind, SeriesRows
 from telemetry.ports.readings import ReadingQueue
@@ -32,7 +40,7 @@ from telemetry.services.auth import require
 from telemetry.services.ingest import accept_version, new_batch_id
 
 MAX_BODY_BYTES = INGEST_MAX_BODY_BYTES
-MAX_BATCH = 1000
+MAX_BATCH = MAX_BATCH_POINTS
 MAX_METADATA_BYTES = 16 * 1024
 MAX_ISSUES = 100
 OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
@@ -259,7 +267,7 @@ class DataPointIngest:
         self.definitions = definitions
         self.queue = queue
 
-    def ingest_one(self, principal: Principal, body: bytes | str) -> dict[str, Any]:
+    def ingest_one(self, principal: Principal, body: bytes | str) -> DataPointAnswer:
         require(principal, "data:write")
         doc = _load(body)
         now = now_ms()
@@ -271,12 +279,10 @@ class DataPointIngest:
         assert bucket_id is not None and point is not None
         bucket, sources = self.definitions.load(principal.org_id, bucket_id, [point.source_id])
         check_reach(principal, self.definitions.repo, bucket, list(sources.values()))
-        return {
-            "message": "Data point ingested successfully",
-            "dataPoint": self._accept(principal, bucket, sources, [point])[0],
-        }
+        (accepted,) = self._accept(principal, bucket, sources, [point])
+        return DataPointAnswer(message="Data point ingested successfully", dataPoint=accepted)
 
-    def ingest_batch(self, principal: Principal, body: bytes | str) -> dict[str, Any]:
+    def ingest_batch(self, principal: Principal, body: bytes | str) -> DataBatchAnswer:
         require(principal, "data:write")
         doc = _load(body)
         now = now_ms()
@@ -304,11 +310,11 @@ class DataPointIngest:
         bucket, sources = self.definitions.load(principal.org_id, bucket_id, [p.source_id for p in points])
         check_reach(principal, self.definitions.repo, bucket, list(sources.values()))
         accepted = self._accept(principal, bucket, sources, points)
-        return {"message": "Data points ingested successfully", "count": len(accepted), "dataPoints": accepted}
+        return DataBatchAnswer(message="Data points ingested successfully", count=len(accepted), dataPoints=accepted)
 
     def _accept(
         self, principal: Principal, bucket: Bucket, sources: dict[str, DataSource], points: list[_Point]
-    ) -> list[dict[str, Any]]:
+    ) -> list[DataPoint]:
         issues: list[FieldError] = []
         typed_points: list[tuple[_Point, dict[str, Any]]] = []
         for p in points:
@@ -323,7 +329,7 @@ class DataPointIngest:
         created = iso_from_ms(created_ms)
         groups: dict[str, SeriesRows] = {}
         rows: dict[str, dict[int, dict[str, Any]]] = {}
-        echoes: list[dict[str, Any]] = []
+        echoes: list[DataPoint] = []
         for p, typed in typed_points:
             source = sources[p.source_id]
             point_id = new_object_id()
@@ -344,15 +350,15 @@ class DataPointIngest:
             measures[source.pointMetricId] = point
             rows[source.id][p.time] = measures  # same data source and time: the later point replaces
             echoes.append(
-                {
-                    "_id": point_id,
-                    "bucketId": bucket.id,
-                    "dataSourceId": source.id,
-                    "timestamp": iso_from_ms(p.time),
-                    "values": typed,
-                    "metadata": p.metadata,
-                    "createdAt": created,
-                }
+                DataPoint(
+                    _id=point_id,
+                    bucketId=bucket.id,
+                    dataSourceId=source.id,
+                    timestamp=iso_from_ms(p.time),
+                    values=typed,
+                    metadata=p.metadata,
+                    createdAt=created,
+                )
             )
         for sid, group in groups.items():
             group.rows = sorted(rows[sid].items())

@@ -13,7 +13,15 @@ from typing import Any
 from telemetry.clock import iso_from_ms, now_ms
 from telemetry.errors import FieldError, ValidationFailed
 from telemetry.models.auth import Principal
-from telemetry.models.dakkio import DataSource
+from telemetry.models.dakkio import (
+    ANSWER_TIME,
+    MAX_QUERY_LIMIT,
+    POINT_ID,
+    DataPoint,
+    DataQueryAnswer,
+    DataQueryEcho,
+    DataSource,
+)
 from telemetry.models.readings import Record, SeriesKind
 from telemetry.ports.readings import ReadingStore
 from telemetry.repositories.buckets import BucketRepository
@@ -23,7 +31,7 @@ from telemetry.services.dakkio.ingest import ISO_DATETIME, OBJECT_ID, Definition
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
 DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
+MAX_LIMIT = MAX_QUERY_LIMIT
 MAX_SOURCES = 100
 
 
@@ -43,7 +51,7 @@ def _time(params: Mapping[str, str], name: str, default: int, issues: list[Field
         return default
 
 
-def point_from_record(record: Record, bucket_id: str, source: DataSource) -> dict[str, Any]:
+def point_from_record(record: Record, bucket_id: str, source: DataSource) -> DataPoint:
     keys = {mid: key for key, mid in source.metricIds.items()}
     point = record.measures.get(source.pointMetricId)
     extra: dict[str, Any] = point.value if point is not None and isinstance(point.value, dict) else {}
@@ -51,16 +59,23 @@ def point_from_record(record: Record, bucket_id: str, source: DataSource) -> dic
     if isinstance(own, list):
         keys = {mid: key for mid, key in keys.items() if mid in own}
     values = {keys[mid]: m.value for mid, m in record.measures.items() if mid in keys}
-    point_id = extra.get("_id") or _derived_id(source.id, record.time)
-    return {
-        "_id": point_id,
-        "bucketId": bucket_id,
-        "dataSourceId": source.id,
-        "timestamp": iso_from_ms(record.time),
-        "values": values,
-        "metadata": extra.get("metadata", {}),
-        "createdAt": extra.get("createdAt", iso_from_ms(record.time)),
-    }
+    # The point measure is a Json metric of the data source's thing, which platform frames can
+    # write too: only what has the documented shape is taken from it.
+    point_id = extra.get("_id")
+    metadata = extra.get("metadata")
+    created = extra.get("createdAt")
+    timestamp = iso_from_ms(record.time)
+    return DataPoint(
+        _id=point_id
+        if isinstance(point_id, str) and POINT_ID.fullmatch(point_id)
+        else _derived_id(source.id, record.time),
+        bucketId=bucket_id,
+        dataSourceId=source.id,
+        timestamp=timestamp,
+        values=values,
+        metadata=metadata if isinstance(metadata, dict) else {},
+        createdAt=created if isinstance(created, str) and ANSWER_TIME.fullmatch(created) else timestamp,
+    )
 
 
 def _derived_id(source_id: str, time: int) -> str:
@@ -74,7 +89,7 @@ class DataPointQueries:
         self.definitions = definitions
         self.store = store
 
-    def query(self, principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
+    def query(self, principal: Principal, params: Mapping[str, str]) -> DataQueryAnswer:
         require(principal, "data:read")
         issues: list[FieldError] = []
         bucket_id = params.get("bucketId")
@@ -127,16 +142,16 @@ class DataPointQueries:
         points = [p for _, _, p in merged]
         more = more or len(points) > limit
         points = points[:limit]
-        return {
-            "dataPoints": points,
-            "count": len(points),
-            "hasMore": more,
-            "query": {
-                "bucketId": bucket.id,
-                "dataSourceId": source_id.lower() if source_id else None,
-                "startTime": iso_from_ms(start),
-                "endTime": iso_from_ms(end),
-                "limit": limit,
-                "order": order,
-            },
-        }
+        return DataQueryAnswer(
+            dataPoints=points,
+            count=len(points),
+            hasMore=more,
+            query=DataQueryEcho(
+                bucketId=bucket.id,
+                dataSourceId=source_id.lower() if source_id else None,
+                startTime=iso_from_ms(start),
+                endTime=iso_from_ms(end),
+                limit=limit,
+                order="desc" if descending else "asc",
+            ),
+        )
