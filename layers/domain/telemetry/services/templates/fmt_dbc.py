@@ -234,6 +234,25 @@ class _Group:
     """True for :func:`fast_decoder`: every signal of the message is in every decoded dict."""
     fields: list[_FieldTuple] = dataclass_field(default_factory=list)
     fast: list[tuple[str, Any, Any] | None] = dataclass_field(default_factory=list)
+    kinds: list[str] = dataclass_field(default_factory=list)
+    """Per field, what its decoded value is known to be before any check (:func:`value_kind`)."""
+
+
+def value_kind(sig: Signal, identity: bool, scale: Any, offset: Any) -> str:
+    """What ``raw`` (after ``raw * scale + offset``) always is, for a :func:`fast_decoder` message.
+
+    bitstruct returns a float for a float signal (``f16/32/64``) and an int for any other (``s``/``u``
+    of the signal's length); an int times or plus a float is a float. ``"int64"``: an int that always
+    fits in 64 signed bits (an unscaled signed signal of at most 64 bits or unsigned of at most 63);
+    ``"int"``, ``"float"``; ``""`` when the conversion has other number types (never in cantools).
+    """
+    if type(scale) not in (int, float) or type(offset) not in (int, float):
+        return ""
+    if sig.is_float or type(scale) is float or type(offset) is float:
+        return "float"
+    if identity and sig.length <= (64 if sig.is_signed else 63):
+        return "int64"
+    return "int"
 
 
 def compile_groups(
@@ -274,6 +293,7 @@ def compile_groups(
             (sig.name, identity, scale, offset, field.metric_id, field.passthrough, field.conv, field.default)
         )
         group.fast.append(field.fast)
+        group.kinds.append(value_kind(sig, identity, scale, offset) if group.always_present else "")
     return groups
 
 
@@ -292,7 +312,25 @@ def _default_kind(default: Any) -> str:
     return "missing" if default is MISSING else "bad" if default is BAD_DEFAULT else "value"
 
 
-def _message_factory(shape: tuple[bool, tuple[tuple[bool, str, str], ...]]) -> Any:
+def _static_check(fast: tuple[str, Any, Any] | None, kind: str) -> str:
+    """How a field's fast-path test resolves when the decoded value's type is known (``kind``).
+
+    ``"pure"``: the test always passes, so the stored value is an expression of ``raw`` (no test, no
+    converter); ``"conv"``: it never passes, straight to the converter; ``"check"``: test at run time.
+    """
+    if not kind:
+        return "check"
+    fast_kind, table, _offset = fast if fast else ("", None, None)
+    if fast_kind == "type":
+        return "pure" if table is float and kind == "float" else "conv"
+    if fast_kind == "int":
+        return {"int64": "pure", "int": "check"}.get(kind, "conv")
+    if fast_kind == "div":
+        return "conv" if kind == "float" else "pure"
+    return "conv"  # "enum" wants a str (a decoded value is a number); no fast path: the converter
+
+
+def _message_factory(shape: tuple[bool, tuple[tuple[bool, str, str, str], ...]]) -> Any:
     """Generate (once per shape) a message's frame function: decode, then every field unrolled.
 
     ``run(data)`` returns the frame's ``{metricId: value}`` or the decoder's exception. Like the
@@ -300,7 +338,10 @@ def _message_factory(shape: tuple[bool, tuple[tuple[bool, str, str], ...]]) -> A
     numbered names (``K0``, ``C0``...): signal names, metric ids, scales, converters and defaults
     are arguments of the factory, so nothing from a template or a DBC is ever compiled as code.
     The statements are those of the per-field loop they replace, specialised by the field's shape
-    (identity or linear conversion, inline fast path, kind of default).
+    (identity or linear conversion, inline fast path, kind of default). When the decoded value's
+    type is known (:func:`value_kind`, plain messages), a fast-path test whose outcome is fixed is
+    resolved here (:func:`_static_check`): the leading fields that need neither a test nor a
+    converter are built as one dict display.
     """
     factory = _FACTORIES.get(shape)
     if factory is not None:
@@ -312,44 +353,56 @@ def _message_factory(shape: tuple[bool, tuple[tuple[bool, str, str], ...]]) -> A
         "            d = DECODE(data)",
         "        except Exception as exc:  # cantools: DecodeError, bitstruct errors, ValueError ...",
         "            return exc",
-        "        values = {}",
     ]
-    for i, (identity, fast_kind, default_kind) in enumerate(field_shapes):
+    display: list[str] = []  # the leading "pure" fields, as one dict display
+    rest: list[str] = []
+    for i, (identity, fast_kind, default_kind, static) in enumerate(field_shapes):
         params += [f"K{i}", f"S{i}", f"O{i}", f"M{i}", f"C{i}", f"D{i}", f"P{i}", f"Q{i}"]
+        scaled = f"d[K{i}]" if identity else f"d[K{i}] * S{i} + O{i}"
+        if always_present and static == "pure":
+            expr = f"({scaled}) / P{i} + Q{i}" if fast_kind == "div" else scaled
+            if rest:
+                rest.append(f"        values[M{i}] = {expr}")
+            else:
+                display.append(f"M{i}: {expr}")
+            continue
         absent = {
             "missing": [f"missing[M{i}] = missing.get(M{i}, 0) + 1"],
             "bad": [f"invalid[(M{i}, INVALID_DEFAULT)] = invalid.get((M{i}, INVALID_DEFAULT), 0) + 1"],
             "value": [f"values[M{i}] = D{i}"],
         }[default_kind]
         if always_present:
-            body.append(f"        raw = d[K{i}]")
+            rest.append(f"        raw = {scaled}")
             indent = "        "
         else:  # a multiplexed message: the signal may not be in this frame's branch
-            body += [f"        raw = d.get(K{i}, MISSING)", "        if raw is MISSING:"]
-            body += ["            " + line for line in absent]
-            body.append("        else:")
+            rest += [f"        raw = d.get(K{i}, MISSING)", "        if raw is MISSING:"]
+            rest += ["            " + line for line in absent]
+            rest.append("        else:")
             indent = "            "
-        if not identity:
-            body.append(f"{indent}raw = raw * S{i} + O{i}")
-        test = _FAST_TESTS.get(fast_kind)
+            if not identity:
+                rest.append(f"{indent}raw = raw * S{i} + O{i}")
+        test = _FAST_TESTS.get(fast_kind) if not always_present or static == "check" else None
         if test is not None:
-            body += [
+            rest += [
                 f"{indent}if {test[0].format(i=i)}:",
                 f"{indent}    values[M{i}] = {test[1].format(i=i)}",
                 f"{indent}else:",
             ]
             indent += "    "
-        body += [
+        rest += [
             f"{indent}try:",
             f"{indent}    values[M{i}] = C{i}(raw)",
             f"{indent}except InvalidValueError as exc:",
             f"{indent}    invalid[(M{i}, exc.reason)] = invalid.get((M{i}, exc.reason), 0) + 1",
         ]
+    if rest:
+        body += [f"        values = {{{', '.join(display)}}}", *rest, "        return values"]
+    else:
+        body.append(f"        return {{{', '.join(display)}}}")
     lines = [
         f"def factory({', '.join(params)}):",
         "    def run(data):",
         *body,
-        "        return values",
         "    return run",
     ]
     return compile_factory(lines, "<dbc-message-fields>", _FACTORIES, shape)
@@ -360,8 +413,10 @@ def message_function(
 ) -> Callable[[bytes], Any]:
     """The generated frame function of one mapped message, bound to this apply's report counters."""
     shapes = tuple(
-        (identity, fast[0] if fast else "", _default_kind(default))
-        for (_s, identity, _sc, _o, _m, _p, _c, default), fast in zip(group.fields, group.fast, strict=True)
+        (identity, fast[0] if fast else "", _default_kind(default), _static_check(fast, kind))
+        for (_s, identity, _sc, _o, _m, _p, _c, default), fast, kind in zip(
+            group.fields, group.fast, group.kinds, strict=True
+        )
     )
     args: dict[str, Any] = {
         "DECODE": group.decode,
@@ -427,40 +482,51 @@ def apply_dbc(
                 skip(index, "unknown_frame_id", raw_id, with_value=True)
         return run
 
-    for index, frame in enumerate(frames):
+    def checked(index: int, frame: Any) -> tuple[Callable[[bytes], Any], int, bytes] | None:
+        """Every check of a frame, in the order of the report's reasons: ``(run, ts, data)`` or None
+        (reported). The main loop's fast path takes only frames that pass all of them."""
         if type(frame) is not dict:
             skip(index, "invalid_frame", frame, with_value=True)
-            continue
+            return None
         raw_id = frame.get("id")
         run = runs.get(raw_id) if type(raw_id) is int else None
         if run is None:
             run = resolve(index, raw_id)
             if run is None:
-                continue
+                return None
         raw_ts = frame.get("timestamp")
         ts: int | None
         if type(raw_ts) is int and ms_fast and 0 <= raw_ts <= latest:
             ts = raw_ts
         elif raw_ts is None:
             skip(index, "missing_timestamp")
-            continue
+            return None
         else:
             ts = parse_ts(raw_ts)
             if ts is None:
                 skip(index, "invalid_timestamp", raw_ts, with_value=True)
-                continue
-        hex_text = frame.get("data")
-        data: bytes | None
-        if type(hex_text) is str and "dataBase64" not in frame:
-            try:
-                data = fromhex(hex_text)
-            except ValueError:
-                data = _frame_data(frame)
-        else:
-            data = _frame_data(frame)
+                return None
+        data = _frame_data(frame)
         if data is None:
             skip(index, "invalid_frame_data")
-            continue
+            return None
+        return run, ts, data
+
+    for index, frame in enumerate(frames):
+        # The fast path: a frame object with an int id of a mapped message, an epoch-ms timestamp in
+        # range and plain hex data. It only reads the frame; anything else goes through `checked`.
+        try:
+            raw_id = frame["id"]
+            ts = frame["timestamp"]
+            run = runs[raw_id] if type(raw_id) is int else None
+            data = fromhex(frame["data"]) if type(ts) is int and ms_fast and 0 <= ts <= latest else None
+        except (KeyError, TypeError, ValueError):  # a key missing, not an object, not plain hex
+            run = None
+        if run is None or data is None or "dataBase64" in frame:
+            found = checked(index, frame)
+            if found is None:
+                continue
+            run, ts, data = found
         values = run(data)
         if type(values) is not dict:  # the decoder's exception
             skip(index, "decode_failed", str(values) or type(values).__name__, with_value=True)
