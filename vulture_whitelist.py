@@ -7,6 +7,7 @@ Everything here is used, but not by a Python call that vulture can follow:
 _.createdAt, _.updatedAt, _.revokedAt, _.firstSeen, _.keyPrefix, _.keyRotatedAt, _.secretKey
 _.unitLabel, _.thingName, _.thingDescription, _.versionId, _.placeKind, _.intervalMs
 _.parameterCode, _.receivedAt, _.metricAggFunc, _.recordsPushed
+_.dataPoint, _.dataPoints, _.dataSourceId, _.startTime, _.endTime, _.hasMore, _.seriesMatched  # bucket/stream answers
 _.model_config  # pydantic's configuration hook
 # enum members that arrive in request bodies and are compared by value, never by name
 _.iso8601, _.epoch_s, _.epoch_ms, _.floor, _.retired, _.maintenance, _.Average, _.SENSOR, _.DATAPOINT
