@@ -36,8 +36,13 @@ def documents(op: dict[str, Any], status: int) -> bool:
     return str(status) in op["responses"]
 
 
+def secured_by(op: dict[str, Any], *schemes: str) -> bool:
+    """The operation takes a credential of one of these security schemes."""
+    return any(set(schemes) & set(requirement) for requirement in op.get("security", []))
+
+
 def behind_authorizer(op: dict[str, Any]) -> bool:
-    return any("ApiKey" in requirement for requirement in op.get("security", []))
+    return secured_by(op, "ApiKey")
 
 
 def assert_gateway_problem(answer: Answer, status: int, kind: str) -> None:
@@ -146,7 +151,7 @@ def unrelated_scope(path: str) -> str:
 
 
 def keyed(op: dict[str, Any]) -> bool:
-    return any({"ApiKey", "BucketApiKey"} & set(requirement) for requirement in op.get("security", []))
+    return secured_by(op, "ApiKey", "BucketApiKey")
 
 
 def has_example_body(op: dict[str, Any]) -> bool:
