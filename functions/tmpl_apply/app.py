@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from telemetry.bootstrap import container
-from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal
+from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal, template_payload_body
 from telemetry.models.templates import ApplyAnswer
 from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
 
@@ -30,10 +30,7 @@ OPENAPI: dict[str, Any] = {
             "fieldsInvalid": [{"metricId": "mdef_voltage", "reason": "parse_failed", "count": 2}],
         }
     ],
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"description": "any JSON payload: the template maps it"}}},
-    },
+    "requestBody": template_payload_body(),
 }
 
 app = build_app()

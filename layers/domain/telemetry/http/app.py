@@ -274,3 +274,11 @@ def entrypoint(
             return _early(e.Internal("An unexpected error occurred; it has been logged."), event)
 
     return lambda_handler
+
+
+def template_payload_body() -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of the routes that run a template on a raw payload: any JSON, with
+    an example the documented template (``TemplateCreate``'s example) maps."""
+    example = {"readings": [{"ts": "2024-06-21T08:00:00Z", "v": 48.1}, {"ts": "2024-06-21T08:01:00Z", "v": 48.3}]}
+    schema = {"description": "any JSON payload: the template maps it", "examples": [example]}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}

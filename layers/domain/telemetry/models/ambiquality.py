@@ -142,6 +142,8 @@ class SensorUpdate(ApiModel):
     measurement_frequency_seconds: Frequency | None = None
     status: SensorStatus | None = None
 
+    model_config = with_examples({"status": "maintenance"}, {"parameters": ["co2", "temperature", "humidity"]})
+
     @field_validator("parameters")
     @classmethod
     def _codes(cls, codes: list[str] | None) -> list[str] | None:

@@ -36,7 +36,7 @@ class Page(OutModel, Generic[T]):
     continuationToken: str | None = None
 
 
-def with_examples(*examples: dict[str, Any]) -> ConfigDict:
+def with_examples(*examples: Any) -> ConfigDict:
     """A model's ``model_config`` addition carrying request examples into its JSON schema (and so
     into shared/openapi.json, where clients see them); pydantic merges it with the base config."""
     return ConfigDict(json_schema_extra={"examples": list(examples)})

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
-from telemetry.models.base import Answer, ApiModel, OutModel
+from telemetry.models.base import Answer, ApiModel, OutModel, with_examples
 
 INTEGRATION_ID_PREFIX = "intg"
 RUN_ID_PREFIX = "run"
@@ -134,6 +134,18 @@ class IntegrationIn(ApiModel):
     resources: list[IntegrationResource] = Field(default_factory=list, max_length=MAX_RESOURCES)
     templateId: str = Field(min_length=1, max_length=128)
     enabled: bool = True
+
+    model_config = with_examples(
+        {
+            "name": "Acme fleet",
+            "provider": "geotab",
+            "connection": {"server": "my.geotab.com", "database": "acme", "feeds": ["StatusData"]},
+            "credentials": {"userName": "svc@acme.example", "password": "secret"},
+            "scheduleMinutes": 15,
+            "resources": [{"externalId": "b1", "thingId": "thing_0123456789"}],
+            "templateId": "tmpl_0123456789",
+        }
+    )
 
 
 class IntegrationStatus(OutModel):

@@ -271,6 +271,8 @@ class TemplateUpdate(ApiModel):
     spec: dict[str, Any] | None = None
     tags: list[str] | None = Field(default=None, max_length=50)
 
+    model_config = with_examples({"description": "Acme gateways, firmware 2.x", "tags": ["acme", "fw2"]})
+
     @model_validator(mode="before")
     @classmethod
     def _immutable(cls, data: Any) -> Any:

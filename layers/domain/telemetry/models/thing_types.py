@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from telemetry.models.base import ApiModel, OutModel
+from telemetry.models.base import ApiModel, OutModel, with_examples
 
 
 class Operator(StrEnum):
@@ -84,11 +84,27 @@ class _ThingTypeBody(ApiModel):
 class ThingTypeCreate(_ThingTypeBody):
     displayName: str = Field(min_length=1, max_length=256)
 
+    model_config = with_examples(
+        {
+            "displayName": "Battery",
+            "description": "A rack battery",
+            "metricIds": ["mdef_voltage"],
+            "propertyDefinitions": [{"name": "capacityKwh", "valueType": "double", "unit": "kWh"}],
+        }
+    )
+
 
 class ThingTypeVersionCreate(_ThingTypeBody):
     """A new version: metrics and properties are required; the names default to the type's."""
 
     displayName: str | None = Field(default=None, min_length=1, max_length=256)
+
+    model_config = with_examples(
+        {
+            "metricIds": ["mdef_voltage", "mdef_current"],
+            "propertyDefinitions": [{"name": "capacityKwh", "valueType": "double", "unit": "kWh", "required": True}],
+        }
+    )
 
 
 class ThingTypeVersion(OutModel):

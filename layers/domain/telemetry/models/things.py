@@ -42,6 +42,13 @@ class ThingBulkCreate(RootModel[Annotated[list[dict[str, Any]], Field(min_length
     """The bulk body: an array of 1..100 objects. Each object is validated as a
     thing body on its own, so one bad item is a per-item 400 in a 207, not a refusal."""
 
+    model_config = with_examples(
+        [
+            {"thingName": "Battery A1", "thingType": "Battery", "serialNumber": "A1-0001"},
+            {"thingName": "Battery A2", "thingType": "Battery", "serialNumber": "A1-0002"},
+        ]
+    )
+
 
 class Thing(OutModel):
     id: str
