@@ -48,7 +48,9 @@ TEMPLATE = REPO / "template.yaml"
 OPENAPI = REPO / "shared" / "openapi.json"
 DIR_ENV = "TELEMETRY_STATUS_AUDIT_DIR"
 REPORT_ENV = "TELEMETRY_STATUS_AUDIT_REPORT"
-STRICT = os.environ.get("TELEMETRY_STATUS_AUDIT_STRICT") == "1"
+#: a full run fails when a documented status was never answered; ``=0`` only lists them (to see the
+#: whole list while changing the document)
+STRICT = os.environ.get("TELEMETRY_STATUS_AUDIT_STRICT", "1") != "0"
 #: the suites whose full run proves a documented status unanswered
 FULL_RUN_SUITES = ("tests/integration", "tests/e2e", "tests/contract")
 
@@ -158,10 +160,9 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        """Answered but undocumented always fails. Documented but never answered fails only with
-        ``TELEMETRY_STATUS_AUDIT_STRICT=1``: the refusal statuses are still assigned by rule in
-        ``devstack/openapi._statuses`` (276 pairs after a full run), so by default they are listed,
-        not failed, until each route's statuses are traced (issue 8, item 2)."""
+        """Answered but undocumented always fails; documented but never answered fails a full run
+        (unless ``TELEMETRY_STATUS_AUDIT_STRICT=0``), so the document's refusals, universal by
+        dialect or declared by each handler (``devstack/openapi._statuses``), are each produced."""
         return not self.undocumented and not (self.unobserved and STRICT)
 
     def report(self) -> str:

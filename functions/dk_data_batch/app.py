@@ -11,6 +11,9 @@ from telemetry.services.dakkio.ingest import MAX_BODY_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
 OPENAPI: dict[str, Any] = {
+    "refusals": {
+        404: "no such bucket or data source (or another organization's)",
+    },
     # docs/dakkio.md's 201 body, verbatim (tests/contract/test_answer_examples.py)
     "successExamples": [
         {

@@ -7,11 +7,20 @@ problem+json (401 for any signature or identity problem, 413 over the size limit
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, raw_body
 from telemetry.limits import WEBHOOK_MAX_BODY_BYTES
 from telemetry.models.integrations import WebhookAnswer
+
+#: what this handler parses itself, and its own refusals, for the OpenAPI document (devstack.openapi)
+OPENAPI: dict[str, Any] = {
+    "refusals": {
+        401: "a missing or wrong signature, or an unknown integration (never 404: integration ids are not disclosed)",
+    },
+}
 
 app = build_app()
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
 from telemetry.models.integrations import Integration, IntegrationIn
+
+#: what this handler parses itself, and its own refusals, for the OpenAPI document (devstack.openapi)
+OPENAPI: dict[str, Any] = {
+    "refusals": {
+        404: "the template, or a thing named in resources, does not exist",
+    },
+}
 
 app = build_app()
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
 from telemetry.models.metrics import MetricCreate
+
+#: what this handler parses itself, and its own refusals, for the OpenAPI document (devstack.openapi)
+OPENAPI: dict[str, Any] = {
+    "refusals": {
+        409: "a metric of that name already exists in the organization",
+    },
+}
 
 app = build_app()
 

@@ -13,6 +13,10 @@ from telemetry.limits import INGEST_MAX_BODY_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
 OPENAPI: dict[str, Any] = {
+    "refusals": {
+        404: "no such thing (or another organization's, or outside the key's filters)",
+        424: "the thing has no thing type, or its type, version or time-series storage is missing",
+    },
     "successExamples": [
         {"thingId": "thng_1a2b3c", "framesIngested": 1, "metrics": ["status", "moduleSoC", "moduleSoH"]}
     ],

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
 from telemetry.models.things import ThingLatest
+
+#: what this handler parses itself, and its own refusals, for the OpenAPI document (devstack.openapi)
+OPENAPI: dict[str, Any] = {
+    "refusals": {
+        404: "no such thing (or another organization's, or outside the key's filters)",
+        424: "the thing has no thing type, or its type, version or time-series storage is missing",
+    },
+}
 
 app = build_app()
 

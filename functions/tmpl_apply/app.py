@@ -13,6 +13,11 @@ from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
 OPENAPI: dict[str, Any] = {
+    "refusals": {
+        404: "no such thing or template",
+        422: "the template fails on this payload (a script error, timeout or memory limit; the problem says which)",
+        424: "the thing has no thing type, or its type, version or time-series storage is missing",
+    },
     "successExamples": [
         {
             "previewOnly": False,

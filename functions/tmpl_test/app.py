@@ -12,6 +12,10 @@ from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
 OPENAPI: dict[str, Any] = {
+    "refusals": {
+        404: "no such template (or another organization's)",
+        422: "the template fails on this payload (a script error, timeout or memory limit; the problem says which)",
+    },
     "requestBody": template_payload_body(),
 }
 

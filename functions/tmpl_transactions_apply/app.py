@@ -13,6 +13,9 @@ from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
 OPENAPI: dict[str, Any] = {
+    "refusals": {
+        404: "no such template (or another organization's)",
+    },
     "requestBody": template_payload_body(),
 }
 

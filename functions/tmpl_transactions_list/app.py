@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
 from telemetry.models.templates import TransactionPage
+
+#: what this handler parses itself, and its own refusals, for the OpenAPI document (devstack.openapi)
+OPENAPI: dict[str, Any] = {
+    "refusals": {
+        404: "the key has a place or thing filter: transactions belong to no place or thing, so they are outside it",
+    },
+}
 
 app = build_app()
 

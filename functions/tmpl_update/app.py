@@ -10,7 +10,13 @@ from telemetry.http.app import build_app, entrypoint, json_body, json_response, 
 from telemetry.models.templates import TemplateUpdate
 
 #: what this handler parses itself, for the OpenAPI document (devstack.openapi)
-OPENAPI: dict[str, Any] = {"requestBody": TemplateUpdate}
+OPENAPI: dict[str, Any] = {
+    "requestBody": TemplateUpdate,
+    "refusals": {
+        404: "no such template (or another organization's)",
+        409: "the template is deleted, or other changes kept winning the race for its revision; read it again",
+    },
+}
 
 app = build_app()
 

@@ -30,6 +30,7 @@ import dataclasses
 import inspect
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
@@ -139,7 +140,6 @@ _DESCRIPTIONS = {
     503: "A dependency is unavailable; retry",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
-_WRITES = ("post", "put", "patch", "delete")
 
 
 def _dialect(module: ModuleType, authorizer: bool) -> str:
@@ -165,39 +165,44 @@ def _credential(calls: set[str]) -> str | None:
 
 
 def _statuses(
-    dialect: str, method: str, path: str, authorizer: bool, has_body: bool, checks_media: bool, credential: str | None
-) -> list[int]:
-    if dialect == "bucket":
-        out = {400, 401, 403, 404, 413, 429, 503}
-        if method in _WRITES:
-            out |= {409, 424}
-        return sorted(out)
-    if dialect == "sensor":
-        out = {413, 429, 503}
-        if credential:
-            out |= {401, 403, 404}
-        if has_body:
-            out |= {400, 422}
-        return sorted(out)
-    out = {400, 413, 429, 503}
-    if authorizer:
-        out |= {401, 403, 404}
-    if "{" in path:
-        out.add(404)
-    if method in _WRITES:
-        out.add(409)
+    dialect: str,
+    path: str,
+    method: str,
+    authorizer: bool,
+    checks_media: bool,
+    credential: str | None,
+    specific: Mapping[int, str] | None,
+) -> dict[int, str | None]:
+    """The refusals of one operation: status -> its description (None: the generic one).
+
+    Two parts. The **universal** refusals every function of a dialect can answer, whatever its route
+    (its Lambda wrapper refuses an oversized or non-UTF-8 body before the route runs; the gateway
+    throttles; a dependency can fail): proven per route by tests/integration/test_every_route_gateway.py.
+    The **specific** ones (404, 409, 422, 424...) come from the handler's ``OPENAPI["refusals"]``
+    (status -> why this route answers it) when it declares them; a handler that does not gets
+    404 when its path names a resource, and, as a POST outside the authorizer, 401 (a credential in
+    the body). The status audit (tests/status_audit.py) fails a full run when a documented status is
+    never answered or an answered one is not documented, so a declaration cannot drift from the code.
+    """
+    out: dict[int, str | None] = dict.fromkeys((413, 429, 503))
+    out[422 if dialect == "sensor" else 400] = None  # the dialect's malformed body
+    if authorizer or credential:
+        out |= dict.fromkeys((401, 403))
     if checks_media:
-        out.add(415)
-    if method == "post" and "{templateId}" in path:
-        out.add(422)  # the template's code runs on the request's payload
-    if "{thingId}" in path or "{templateId}" in path:
-        out.add(424)  # the thing's type, version or storage
-    if not authorizer and method == "post":
-        out.add(401)  # a credential in the body
-    return sorted(out)
+        out[415] = None
+    if specific is not None:
+        out |= specific
+    elif dialect == "bucket":
+        out[404] = None  # the bucket and data source ride in the query or the body
+    else:
+        if "{" in path:
+            out[404] = None
+        if not authorizer and method == "post" and dialect == "platform":
+            out[401] = None  # a credential in the body (the stream token, a webhook signature)
+    return dict(sorted(out.items()))
 
 
-def _refusal(status: int, dialect: str) -> dict[str, Any]:
+def _refusal(status: int, dialect: str, description: str | None = None) -> dict[str, Any]:
     if dialect == "bucket":
         media, ref = "application/json", "BucketError"
     elif dialect == "sensor":
@@ -205,7 +210,7 @@ def _refusal(status: int, dialect: str) -> dict[str, Any]:
     else:
         media, ref = "application/problem+json", "Problem"
     answer: dict[str, Any] = {
-        "description": _DESCRIPTIONS[status],
+        "description": description or _DESCRIPTIONS[status],
         "content": {media: {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
     }
     if status == 429 and dialect != "sensor":
@@ -361,8 +366,11 @@ def build(template: Template) -> dict[str, Any]:
         credential = None if authorized else _credential(calls)
         # 415: powertools validates the body's media type, and so does telemetry.http.app.json_body
         checks_media = "requestBody" in validated or "json_body" in calls
-        for status in _statuses(dialect, method, route.path, authorized, body is not None, checks_media, credential):
-            responses[str(status)] = _refusal(status, dialect)
+        specific = fragment.get("refusals")
+        for status, why in _statuses(
+            dialect, route.path, method, authorized, checks_media, credential, specific
+        ).items():
+            responses[str(status)] = _refusal(status, dialect, why)
         operation["responses"] = responses
         if route.authorizer:
             operation["security"] = [{"ApiKey": []}]

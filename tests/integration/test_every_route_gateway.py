@@ -100,6 +100,21 @@ def test_no_key_is_401_on_every_route_behind_the_authorizer(
     assert_gateway_problem(answer, 401, "unauthenticated")
 
 
+@pytest.mark.parametrize(("method", "path", "op"), OPERATIONS, ids=ids)
+def test_a_body_that_is_not_utf8_is_the_dialects_malformed_status_on_every_route(
+    platform: Platform, key: str, method: str, path: str, op: dict[str, Any]
+) -> None:
+    """Bytes that are not UTF-8 cannot be JSON (RFC 8259): the gateway passes them base64-encoded and
+    every function refuses them before its route runs, whatever the method (API Gateway forwards a
+    GET's body too). The sensor ingestion dialect answers every invalid body 422, as its document says."""
+    malformed = 422 if path.startswith("/ingestion/") else 400
+    assert documents(op, malformed)
+    answer = platform.call(
+        method.upper(), concrete(path), b"\xff\xfe{", key=key, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status == malformed, (answer.status, answer.body)
+
+
 def test_the_throttle_refills_at_the_stage_rate() -> None:
     """Given a burst of 2 at 8 per second, the third request at once is refused and one is allowed
     again 0.125 s later; buckets are per method and resource, as API Gateway keeps them."""

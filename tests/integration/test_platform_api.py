@@ -207,6 +207,21 @@ def test_pagination_walks_every_item_once(platform: Platform) -> None:
     assert bad.status == 400 and bad.body["errors"][0]["path"].endswith("pageLimit")
 
 
+@pytest.mark.parametrize(
+    ("route", "query"),
+    [("latest-event", {}), ("history", {}), ("aggregates", {"interval": "1h"})],
+)
+def test_a_thing_without_a_type_has_no_readings_to_query_424(
+    platform: Platform, acme: Org, route: str, query: dict[str, str]
+) -> None:
+    """Its metrics come from its type's version: without one there is no storage to read (not a 404:
+    the thing exists; not a 500)."""
+    bare = acme.ok("POST", f"/v2/sites/{acme.site}/things", {"thingName": f"bare-{route}"})["id"]
+    answer = platform.call("GET", f"/v2/things/{bare}/{route}", key=acme.key, query=query)
+    assert (answer.status, answer.body["type"]) == (424, "urn:telemetry:problem:failed-dependency")
+    assert "no thing type" in answer.body["detail"]
+
+
 def test_thing_without_a_type_cannot_take_frames_424(platform: Platform, acme: Org) -> None:
     bare = acme.ok("POST", f"/v2/sites/{acme.site}/things", {"thingName": "bare"})["id"]
     answer = platform.call(
