@@ -286,13 +286,18 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: set[Call] = set()
         self._lock = threading.Lock()
-        self._names: dict[int, tuple[dict[str, str], str]] = {}
+        #: id(template) -> (the template, its names, its parameters). The template is kept so its id
+        #: cannot be reused: each integration module builds its own stack (new table names), and a
+        #: collected template's id given to the next one mapped that stack's calls to the old names
+        self._names: dict[int, tuple[Any, dict[str, str], str]] = {}
 
     def _stack(self, template: Any) -> tuple[dict[str, str], str]:
         key = id(template)
-        if key not in self._names:
-            self._names[key] = (canonical_names(template), json.dumps(dict(template.parameters), sort_keys=True))
-        return self._names[key]
+        if key not in self._names or self._names[key][0] is not template:
+            params = json.dumps(dict(template.parameters), sort_keys=True)
+            self._names[key] = (template, canonical_names(template), params)
+        _, names, parameters = self._names[key]
+        return names, parameters
 
     def __call__(self, params: Mapping[str, Any], model: Any, **_: Any) -> None:
         from devstack.lambdas import CURRENT_FUNCTION

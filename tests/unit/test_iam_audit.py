@@ -157,3 +157,22 @@ def test_no_function_may_scan_and_the_authorizer_reads_one_item_at_a_time() -> N
     policies = function_policies({})
     assert not [fn for fn, s in policies.items() for a, _ in grants(s) if a in ("dynamodb:Scan", "dynamodb:*")]
     assert {a for a, _ in grants(policies["AuthorizerFunction"])} <= {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+
+
+def test_a_new_stack_is_named_by_its_own_resources_even_where_an_old_ones_id_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each integration module builds its own stack; CPython gives a collected template's id to the
+    next object, and the recorder once looked names up by id alone, so a later module's calls were
+    mapped with the earlier stack's names (NOT ALLOWED on every table). Simulated here by putting
+    the first stack's entry under the second's id, as a reused id would."""
+    from types import SimpleNamespace
+
+    import tests.iam_audit as audit
+
+    monkeypatch.setattr(audit, "canonical_names", lambda template: {template.table: "canonical"})
+    recorder = audit.Recorder()
+    first, second = SimpleNamespace(parameters={}, table="one"), SimpleNamespace(parameters={}, table="two")
+    assert recorder._stack(first)[0] == {"one": "canonical"}
+    recorder._names[id(second)] = recorder._names[id(first)]
+    assert recorder._stack(second)[0] == {"two": "canonical"}
