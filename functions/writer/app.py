@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -35,6 +36,7 @@ def record_handler(writer: InvocationWriter, record: SQSRecord) -> None:
     logger.debug("batch written", batch_id=outcome.batch_id, written=outcome.written)
 
 
+@cold_start
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     writer = InvocationWriter(container().readings)
