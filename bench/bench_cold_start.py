@@ -264,6 +264,8 @@ def main() -> int:
                         f"  {case.logical_id}: baseline {statistics.median(before):.0f} ms -> "
                         f"{statistics.median(after):.0f} ms (CPU, medians of {RUNS} alternating runs; "
                         f"median paired change {statistics.median(b - a for a, b in zip(before, after, strict=True)):+.0f} ms; "
+                        f"import {statistics.median(r['cpu_import_ms'] for r in base_runs):.0f} -> "
+                        f"{statistics.median(r['cpu_import_ms'] for r in runs):.0f}; "
                         f"modules {base_runs[0]['modules']} -> {runs[0]['modules']})"
                     )
                 for r in runs:
@@ -291,6 +293,8 @@ def main() -> int:
             ]:
                 run = _run(case, paths, event_file, env, "-X", "importtime")
                 print(f"heaviest imports of {case.logical_id} (python -X importtime, one run):")
+                if os.environ.get("BENCH_IMPORTTIME_KEEP"):  # the whole log, to read as a tree
+                    Path(os.environ["BENCH_IMPORTTIME_KEEP"], f"{case.logical_id}.importtime").write_text(run["stderr"])
                 for row in _importtime_top(run["stderr"]):
                     print("  " + row)
             for _, case, paths, event_file, env in [
