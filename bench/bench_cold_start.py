@@ -22,7 +22,9 @@ BENCH_CPROFILE=<LogicalId>[,...] adds one run of each under cProfile (import + f
 prints its top functions by cumulative time (BENCH_CPROFILE_KEEP=<dir> keeps the .prof file).
 BENCH_ONLY=<LogicalId>[,...] times only those functions; BENCH_BUILD_DIR=<dir> times another build,
 and BENCH_BASELINE_DIR=<dir> times a second build alternately with it, run for run, and prints both
-medians (a same-minute A/B: `bench/ab_build.py` lays a tree's domain code into a copy of the build).
+medians (a same-minute A/B: `bench/ab_build.py` lays a tree's domain code into a copy of the build);
+with BENCH_INSTRUCTIONS=1 also one run of each under valgrind's cachegrind, whose instruction counts
+do not depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import json
 import os
 import platform
 import pstats
+import re
 import shutil
 import statistics
 import subprocess
@@ -178,6 +181,34 @@ def _run(case: Case, layout_paths: list[str], event_file: Path, env: dict[str, s
     return out
 
 
+def _instructions(case: Case, layout_paths: list[str], event_file: Path, env: dict[str, str]) -> int:
+    """Instructions the child executes (interpreter start-up included), counted by valgrind's
+    cachegrind: unlike CPU time, the same on a loaded machine, so an A/B of one run each holds."""
+    proc = subprocess.run(
+        [
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            PYTHON,
+            "-S",
+            "-c",
+            CHILD,
+            json.dumps(layout_paths),
+            str(event_file),
+            case.logical_id,
+        ],
+        env={**env, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        cwd=layout_paths[0],
+    )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
+    if proc.returncode != 0 or not found:
+        sys.exit(f"{case.logical_id}: the child failed under valgrind ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
 def _importtime_top(stderr: str, n: int = 15) -> list[str]:
     """The imports with the largest cumulative time in a `python -X importtime` log."""
     rows: list[tuple[int, int, str]] = []
@@ -258,6 +289,14 @@ def main() -> int:
                         base_runs.append(_run(case, base_paths, event_file, base_env_))
                         runs.append(_run(case, paths, event_file, env))
                     _check(case, base_runs[0]["result"])
+                    if os.environ.get("BENCH_INSTRUCTIONS"):
+                        before_ir = _instructions(case, base_paths, event_file, base_env_)
+                        after_ir = _instructions(case, paths, event_file, env)
+                        print(
+                            f"  {case.logical_id}: baseline {before_ir / 1e6:,.0f} M instructions -> "
+                            f"{after_ir / 1e6:,.0f} M ({(after_ir - before_ir) / before_ir:+.1%}; valgrind, "
+                            "interpreter start-up included)"
+                        )
                     before = [r["cpu_import_ms"] + r["cpu_invoke_ms"] for r in base_runs]
                     after = [r["cpu_import_ms"] + r["cpu_invoke_ms"] for r in runs]
                     print(
