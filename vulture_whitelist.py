@@ -39,3 +39,5 @@ _.save_state, _.cursor_rev, _.take_lease, _.release_lease, _.get_run
 _.PROVIDERS, _.record_type, _.external_ids, _.calls, _.pushed, _.pull, _.Connector
 _.ProviderThrottled, _.ProviderAuthFailed, _.ProviderUnavailable, _.EgressRefused
 _.OPENAPI  # a handler's OpenAPI fragment: read by shared/devstack/openapi.py (outside vulture's paths)
+# botocore_data: overrides botocore's Loader/JSONFileLoader call (botocore is outside vulture's paths)
+_.load_file, _.load_service_model

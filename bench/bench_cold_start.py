@@ -18,6 +18,13 @@ same layers built by the same makefiles for this machine (BUILD_PLATFORM). BENCH
 one run of the slowest function (by its ratio to its target; or BENCH_IMPORTTIME=<LogicalId>) under
 `python -X importtime` and prints its heaviest imports. BENCH_WITHOUT_PYC=1 lays the same build out
 without its .pyc (what a build that does not precompile deploys), for comparison.
+BENCH_CPROFILE=<LogicalId>[,...] adds one run of each under cProfile (import + first invocation) and
+prints its top functions by cumulative time (BENCH_CPROFILE_KEEP=<dir> keeps the .prof file).
+BENCH_ONLY=<LogicalId>[,...] times only those functions; BENCH_BUILD_DIR=<dir> times another build,
+and BENCH_BASELINE_DIR=<dir> times a second build alternately with it, run for run, and prints both
+medians (a same-minute A/B: `bench/ab_build.py` lays a tree's domain code into a copy of the build);
+with BENCH_INSTRUCTIONS=1 also one run of each under valgrind's cachegrind, whose instruction counts
+do not depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import pstats
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,8 +49,12 @@ from _harness import Bench, Sample
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 ARCH = platform.machine()
-BUILD_DIR = ROOT / ".aws-sam" / ("build" if ARCH == "aarch64" else f"build-{ARCH}")
+BUILD_DIR = Path(
+    os.environ.get("BENCH_BUILD_DIR", ROOT / ".aws-sam" / ("build" if ARCH == "aarch64" else f"build-{ARCH}"))
+).resolve()
 RUNTIME_DIR = ROOT / ".aws-sam" / f"lambda-runtime-{ARCH}"  # boto3 + botocore: `make bench-runtime`
+#: BENCH_BASELINE_DIR=<build dir>: time that build alternately with this one and print both (same-minute A/B)
+BASELINE_DIR = Path(os.environ["BENCH_BASELINE_DIR"]).resolve() if os.environ.get("BENCH_BASELINE_DIR") else None
 WITHOUT_PYC = bool(os.environ.get("BENCH_WITHOUT_PYC"))  # the same layout without the shipped .pyc, to compare
 PYTHON = os.environ.get("BENCH_PYTHON", str(ROOT / ".venv-build" / "bin" / "python"))
 
@@ -60,7 +74,11 @@ CASES = (
 
 # Runs in the fresh interpreter (python -S: no site-packages of the interpreter's own).
 CHILD = r"""
-import json, sys, time
+import json, os, sys, time
+if os.environ.get("BENCH_CPROFILE_OUT"):
+    import cProfile
+    profile = cProfile.Profile()
+    profile.enable()
 t0, c0 = time.perf_counter(), time.process_time()
 paths = json.loads(sys.argv[1])
 sys.path[:] = [*paths, *[p for p in sys.path if p and "site-packages" not in p]]
@@ -83,6 +101,9 @@ class Context:
 event = json.loads(open(sys.argv[2]).read())
 result = module.lambda_handler(event, Context())
 t2, c2 = time.perf_counter(), time.process_time()
+if os.environ.get("BENCH_CPROFILE_OUT"):
+    profile.disable()
+    profile.dump_stats(os.environ["BENCH_CPROFILE_OUT"])
 outside = sorted({
     m.__file__ for m in list(sys.modules.values())
     if getattr(m, "__file__", None) and not any(m.__file__.startswith(p) for p in paths)
@@ -160,6 +181,34 @@ def _run(case: Case, layout_paths: list[str], event_file: Path, env: dict[str, s
     return out
 
 
+def _instructions(case: Case, layout_paths: list[str], event_file: Path, env: dict[str, str]) -> int:
+    """Instructions the child executes (interpreter start-up included), counted by valgrind's
+    cachegrind: unlike CPU time, the same on a loaded machine, so an A/B of one run each holds."""
+    proc = subprocess.run(
+        [
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            PYTHON,
+            "-S",
+            "-c",
+            CHILD,
+            json.dumps(layout_paths),
+            str(event_file),
+            case.logical_id,
+        ],
+        env={**env, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        cwd=layout_paths[0],
+    )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
+    if proc.returncode != 0 or not found:
+        sys.exit(f"{case.logical_id}: the child failed under valgrind ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
 def _importtime_top(stderr: str, n: int = 15) -> list[str]:
     """The imports with the largest cumulative time in a `python -X importtime` log."""
     rows: list[tuple[int, int, str]] = []
@@ -201,15 +250,17 @@ def main() -> int:
             {**base_env, **specs["ThingDataIngestFunction"].environment, "POWERTOOLS_METRICS_DISABLED": "true"}
         )
         built = {fn.logical_id: fn for fn in built_functions(BUILD_DIR)}
+        baseline = {fn.logical_id: fn for fn in built_functions(BASELINE_DIR)} if BASELINE_DIR else {}
         print(
-            f"cold start: {BUILD_DIR.relative_to(ROOT)} ({ARCH}), {Path(PYTHON).resolve()}, median of {RUNS} runs"
+            f"cold start: {BUILD_DIR} ({ARCH}), {Path(PYTHON).resolve()}, median of {RUNS} runs"
             + (", WITHOUT the shipped .pyc" if WITHOUT_PYC else "")
         )
         profiled: list[tuple[float, Case, list[str], Path, dict[str, str]]] = []
         slowest = None
         scratch = Path(tempfile.mkdtemp(prefix="cold-start-"))
         try:
-            for case in CASES:
+            only = {o for o in os.environ.get("BENCH_ONLY", "").split(",") if o}
+            for case in [c for c in CASES if not only or c.logical_id in only]:
                 dest = scratch / case.logical_id
                 dest.mkdir()
                 layout = lay_out(built[case.logical_id], dest, without_pyc=WITHOUT_PYC)
@@ -225,7 +276,37 @@ def main() -> int:
                     "LAMBDA_TASK_ROOT": str(layout.task),
                     "PYTHONDONTWRITEBYTECODE": "1",
                 }
-                runs = [_run(case, paths, event_file, env) for _ in range(RUNS)]
+                if BASELINE_DIR is None:
+                    runs = [_run(case, paths, event_file, env) for _ in range(RUNS)]
+                else:  # the baseline and this build alternately, so the neighbours' load hits both alike
+                    base_dest = scratch / f"{case.logical_id}-baseline"
+                    base_dest.mkdir()
+                    base_layout = lay_out(baseline[case.logical_id], base_dest, without_pyc=WITHOUT_PYC)
+                    base_paths = [*base_layout.sys_path, str(RUNTIME_DIR)]
+                    base_env_ = {**env, "LAMBDA_TASK_ROOT": str(base_layout.task)}
+                    base_runs, runs = [], []
+                    for _ in range(RUNS):
+                        base_runs.append(_run(case, base_paths, event_file, base_env_))
+                        runs.append(_run(case, paths, event_file, env))
+                    _check(case, base_runs[0]["result"])
+                    if os.environ.get("BENCH_INSTRUCTIONS"):
+                        before_ir = _instructions(case, base_paths, event_file, base_env_)
+                        after_ir = _instructions(case, paths, event_file, env)
+                        print(
+                            f"  {case.logical_id}: baseline {before_ir / 1e6:,.0f} M instructions -> "
+                            f"{after_ir / 1e6:,.0f} M ({(after_ir - before_ir) / before_ir:+.1%}; valgrind, "
+                            "interpreter start-up included)"
+                        )
+                    before = [r["cpu_import_ms"] + r["cpu_invoke_ms"] for r in base_runs]
+                    after = [r["cpu_import_ms"] + r["cpu_invoke_ms"] for r in runs]
+                    print(
+                        f"  {case.logical_id}: baseline {statistics.median(before):.0f} ms -> "
+                        f"{statistics.median(after):.0f} ms (CPU, medians of {RUNS} alternating runs; "
+                        f"median paired change {statistics.median(b - a for a, b in zip(before, after, strict=True)):+.0f} ms; "
+                        f"import {statistics.median(r['cpu_import_ms'] for r in base_runs):.0f} -> "
+                        f"{statistics.median(r['cpu_import_ms'] for r in runs):.0f}; "
+                        f"modules {base_runs[0]['modules']} -> {runs[0]['modules']})"
+                    )
                 for r in runs:
                     if r["outside"]:
                         sys.exit(f"{case.logical_id}: modules loaded from outside the layout: {r['outside'][:5]}")
@@ -251,8 +332,21 @@ def main() -> int:
             ]:
                 run = _run(case, paths, event_file, env, "-X", "importtime")
                 print(f"heaviest imports of {case.logical_id} (python -X importtime, one run):")
+                if os.environ.get("BENCH_IMPORTTIME_KEEP"):  # the whole log, to read as a tree
+                    Path(os.environ["BENCH_IMPORTTIME_KEEP"], f"{case.logical_id}.importtime").write_text(run["stderr"])
                 for row in _importtime_top(run["stderr"]):
                     print("  " + row)
+            for _, case, paths, event_file, env in [
+                w for w in profiled if w[1].logical_id in os.environ.get("BENCH_CPROFILE", "").split(",")
+            ]:
+                out = scratch / f"{case.logical_id}.prof"
+                _run(case, paths, event_file, {**env, "BENCH_CPROFILE_OUT": str(out)})
+                print(f"cProfile of {case.logical_id} (import + first invocation, one run), by cumulative time:")
+                pstats.Stats(str(out)).sort_stats("cumulative").print_stats(
+                    int(os.environ.get("BENCH_CPROFILE_ROWS", "40"))
+                )
+                if os.environ.get("BENCH_CPROFILE_KEEP"):
+                    shutil.copy(out, os.environ["BENCH_CPROFILE_KEEP"] + f"/{case.logical_id}.prof")
         finally:
             for child in scratch.iterdir():
                 if child.is_dir():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.ambiquality import build_ingestion_app, ingestion_entrypoint, json_answer, sensor_key
@@ -74,4 +75,4 @@ def ingest_measurements() -> Response[str]:
     return json_answer(202, MeasurementsAccepted.model_validate(accepted.as_dict()))
 
 
-lambda_handler = ingestion_entrypoint(app, max_body_bytes=MAX_BODY_BYTES)
+lambda_handler = cold_start(ingestion_entrypoint(app, max_body_bytes=MAX_BODY_BYTES))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.http.ambiquality import build_ingestion_app, ingestion_entrypoint, json_answer
 from telemetry.limits import AMQ_MAX_QUERY_BODY_BYTES
@@ -18,4 +19,4 @@ def list_parameters() -> Response[str]:
     )
 
 
-lambda_handler = ingestion_entrypoint(app, max_body_bytes=AMQ_MAX_QUERY_BODY_BYTES)
+lambda_handler = cold_start(ingestion_entrypoint(app, max_body_bytes=AMQ_MAX_QUERY_BODY_BYTES))

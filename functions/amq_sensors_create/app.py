@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.ambiquality import NO_STORE
@@ -16,4 +17,4 @@ def create_sensor(roomId: str, body: SensorCreate) -> Response[str]:
     return json_response(201, container().ambiquality.admin.create_sensor(principal(app), roomId, body), NO_STORE)
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = cold_start(entrypoint(app))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.ambiquality import NO_STORE
@@ -25,4 +26,4 @@ def rotate_key(sensorId: str) -> Response[str]:
     return json_response(200, container().ambiquality.admin.rotate_key(principal(app), sensorId), NO_STORE)
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = cold_start(entrypoint(app))

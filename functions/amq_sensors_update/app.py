@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
@@ -25,4 +26,4 @@ def update_sensor(sensorId: str, body: SensorUpdate) -> Response[str]:
     return json_response(200, container().ambiquality.admin.update_sensor(principal(app), sensorId, body))
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = cold_start(entrypoint(app))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from telemetry.bootstrap import container
@@ -20,4 +21,4 @@ def list_api_keys(
     return json_response(200, container().keys.list(principal(app), pageLimit, continuationToken))
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = cold_start(entrypoint(app))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools import Logger
 from telemetry.bootstrap import container
 from telemetry.errors import Unauthenticated
@@ -38,6 +39,7 @@ def _api_wide_arn(method_arn: str) -> str:
     return f"{prefix}:execute-api:{parts[0]}/{parts[1]}/*/*" if len(parts) >= 2 else method_arn
 
 
+@cold_start
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:

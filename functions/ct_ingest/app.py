@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import json_response
@@ -81,4 +82,4 @@ def ingest() -> Response[str]:
     return json_response(201, StreamIngestAnswer.model_validate(result.as_dict()))
 
 
-lambda_handler = entrypoint(app, max_body_bytes=MAX_BODY_BYTES)
+lambda_handler = cold_start(entrypoint(app, max_body_bytes=MAX_BODY_BYTES))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from telemetry.bootstrap import container
@@ -60,4 +61,4 @@ def query_metric(
     return json_response(200, result)
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = cold_start(entrypoint(app))

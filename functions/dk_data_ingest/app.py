@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.dakkio import api_key, build_dakkio_app, dakkio_entrypoint, data_point_body, json_response, raw_body
@@ -43,4 +44,4 @@ def ingest() -> Response[str]:
     return json_response(201, services.ingest.ingest_one(caller, raw_body(app)))
 
 
-lambda_handler = dakkio_entrypoint(app, max_body_bytes=MAX_BODY_BYTES)
+lambda_handler = cold_start(dakkio_entrypoint(app, max_body_bytes=MAX_BODY_BYTES))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.dakkio import (
@@ -58,4 +59,4 @@ def query() -> Response[str]:
     return json_response(200, services.queries.query(caller, query_params(app)))
 
 
-lambda_handler = dakkio_entrypoint(app, max_body_bytes=DK_MAX_QUERY_BODY_BYTES)
+lambda_handler = cold_start(dakkio_entrypoint(app, max_body_bytes=DK_MAX_QUERY_BODY_BYTES))

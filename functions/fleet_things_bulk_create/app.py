@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from telemetry.bootstrap import container
@@ -21,4 +22,4 @@ def create_things(placeId: str, body: Annotated[ThingBulkCreate, Body()]) -> Res
     return json_response(201 if result.failed == 0 else 207, result)
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = cold_start(entrypoint(app))

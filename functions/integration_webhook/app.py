@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, raw_body
@@ -32,4 +33,4 @@ def receive_webhook(integrationId: str) -> Response[str]:
     return json_response(202, WebhookAnswer.model_validate(accepted.as_dict()))
 
 
-lambda_handler = entrypoint(app, max_body_bytes=WEBHOOK_MAX_BODY_BYTES)
+lambda_handler = cold_start(entrypoint(app, max_body_bytes=WEBHOOK_MAX_BODY_BYTES))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from telemetry.bootstrap import container
@@ -30,4 +31,4 @@ def create_integration(body: Annotated[IntegrationIn, Body()]) -> Response[str]:
     return json_response(201, container().integrations.create(principal(app), body))
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = cold_start(entrypoint(app))

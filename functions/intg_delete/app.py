@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, principal
@@ -15,4 +16,4 @@ def delete_integration(integrationId: str) -> Response[str]:
     return Response(status_code=204, body="")
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = cold_start(entrypoint(app))

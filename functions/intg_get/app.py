@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
@@ -20,4 +21,4 @@ def get_integration(integrationId: str) -> Response[str]:
     return json_response(200, container().integrations.get(principal(app), integrationId))
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = cold_start(entrypoint(app))

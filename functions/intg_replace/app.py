@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from telemetry.bootstrap import container
@@ -31,4 +32,4 @@ def replace_integration(integrationId: str, body: Annotated[IntegrationIn, Body(
     return json_response(200, container().integrations.replace(principal(app), integrationId, body))
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = cold_start(entrypoint(app))

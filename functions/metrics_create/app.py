@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
@@ -24,4 +25,4 @@ def create_metric(body: MetricCreate) -> Response[str]:
     return json_response(201, container().metrics.create(principal(app), body))
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = cold_start(entrypoint(app))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
@@ -16,4 +17,4 @@ def create_thing(placeId: str, body: ThingCreate) -> Response[str]:
     return json_response(201, container().things.create(principal(app), PlaceKind.site, placeId, body))
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = cold_start(entrypoint(app))

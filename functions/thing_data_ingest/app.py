@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from telemetry.bootstrap import container
@@ -71,4 +72,4 @@ def ingest_frames(thingId: str) -> Response[str]:
     return json_response(200, asdict(result))
 
 
-lambda_handler = entrypoint(app, max_body_bytes=INGEST_MAX_BODY_BYTES)
+lambda_handler = cold_start(entrypoint(app, max_body_bytes=INGEST_MAX_BODY_BYTES))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_response, principal
@@ -25,4 +26,4 @@ def create_thing_type_version(thingTypeId: str, body: ThingTypeVersionCreate) ->
     return json_response(201, container().thing_types.add_version(principal(app), thingTypeId, body))
 
 
-lambda_handler = entrypoint(app)
+lambda_handler = cold_start(entrypoint(app))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from telemetry.bootstrap import container
@@ -47,4 +48,4 @@ def apply_template(thingId: str, templateId: str, previewOnly: Annotated[bool, Q
     return json_response(200, ApplyAnswer.model_validate(report))
 
 
-lambda_handler = entrypoint(app, max_body_bytes=MAX_PAYLOAD_BYTES)
+lambda_handler = cold_start(entrypoint(app, max_body_bytes=MAX_PAYLOAD_BYTES))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemetry.coldstart import cold_start
 from aws_lambda_powertools.event_handler import Response
 from telemetry.bootstrap import container
 from telemetry.http.app import build_app, entrypoint, json_body, json_response, principal, template_payload_body
@@ -28,4 +29,4 @@ def dry_run(templateId: str) -> Response[str]:
     return json_response(200, ApplyAnswer.model_validate(answer))
 
 
-lambda_handler = entrypoint(app, max_body_bytes=MAX_PAYLOAD_BYTES)
+lambda_handler = cold_start(entrypoint(app, max_body_bytes=MAX_PAYLOAD_BYTES))

@@ -50,6 +50,8 @@ def test_no_function_without_the_layer_imports_py_mini_racer_when_loaded() -> No
         "print(len(json.loads(sys.argv[1])))\n"
     )
     env = {"POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1", "DEFINITIONS_TABLE": "x"}
+    # this tree's domain layer, not whichever one the interpreter's editable install points at
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "layers" / "domain"), os.environ.get("PYTHONPATH")]))
     done = subprocess.run(
         [sys.executable, "-c", code, json.dumps(others)],
         cwd=REPO,

@@ -265,3 +265,9 @@ def test_rollups_that_fail_after_the_messages_were_stored_redeliver_those_messag
     by_rollups, by_raw = DynamoDbReadingStore(TABLE, client=ddb), DynamoDbReadingStore(TABLE, client=ddb, rollups=False)
     args = (ORG, SeriesKind.THING, "s1", 0, 86_400_000, 3_600_000, {"temp": Aggregation.Count})
     assert by_rollups.aggregate(*args) == by_raw.aggregate(*args) != []
+
+
+def test_an_event_that_is_not_an_sqs_batch_fails_the_invocation(app: ModuleType) -> None:
+    # nothing to report record by record: the invocation fails, as powertools' batch utility made it
+    with pytest.raises(ValueError, match="no Records list"):
+        app.lambda_handler({"detail-type": "Scheduled Event"}, FakeContext())

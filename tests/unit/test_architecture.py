@@ -8,6 +8,7 @@ environment (read in one module), and what the Lambda layer ships (no module onl
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ PACKAGE = DOMAIN / "telemetry"
 #: what a handler may import of ours: the HTTP layer, the root, and the use cases' own types and
 #: constants (a body model, a limit); never an adapter, a repository or a port
 HANDLER_ALLOWED = (
+    "telemetry.coldstart",
     "telemetry.http",
     "telemetry.bootstrap",
     "telemetry.services",
@@ -51,6 +53,78 @@ def test_handlers_import_only_the_http_layer_the_root_and_domain_types() -> None
         if name.startswith("telemetry") and not name.startswith(HANDLER_ALLOWED)
     ]
     assert wrong == []
+
+
+#: compiled extensions a handler may import before telemetry.coldstart (no Python-object churn)
+BEFORE_COLDSTART = ("orjson",)
+
+
+def _cold_start_wrapped(tree: ast.Module) -> bool:
+    """``lambda_handler = cold_start(...)`` or ``@cold_start`` as the outermost decorator."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["lambda_handler"]:
+            call = node.value
+            return isinstance(call, ast.Call) and getattr(call.func, "id", None) == "cold_start"
+        if isinstance(node, ast.FunctionDef) and node.name == "lambda_handler":
+            return bool(node.decorator_list) and getattr(node.decorator_list[0], "id", None) == "cold_start"
+    return False
+
+
+def cold_start_problems(path: Path) -> list[str]:
+    """What keeps ``path`` from running its cold start without the cyclic GC (telemetry/coldstart.py):
+    a module outside the standard library imported before ``telemetry.coldstart``, or a handler
+    not wrapped in ``cold_start`` (which turns the collector back on after the first invocation)."""
+    tree = ast.parse(path.read_text(), str(path))
+    problems = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "telemetry.coldstart":
+            break
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            if top != "__future__" and top not in sys.stdlib_module_names and top not in BEFORE_COLDSTART:
+                problems.append(f"line {node.lineno}: {name} is imported before telemetry.coldstart")
+    else:
+        problems.append("does not import telemetry.coldstart")
+    if not _cold_start_wrapped(tree):
+        problems.append("lambda_handler is not wrapped in cold_start")
+    return problems
+
+
+def test_every_handler_starts_cold_without_the_cyclic_gc() -> None:
+    wrong = {
+        str(app.relative_to(REPO)): problems
+        for app in sorted((REPO / "functions").glob("*/app.py"))
+        if (problems := cold_start_problems(app))
+    }
+    assert wrong == {}
+
+
+def test_the_cold_start_check_would_catch_a_handler(tmp_path: Path) -> None:
+    late = tmp_path / "late.py"
+    late.write_text(
+        "import json\nfrom aws_lambda_powertools import Logger\nfrom telemetry.coldstart import cold_start\n"
+        "def lambda_handler(event, context):\n    return {}\n"
+    )
+    assert cold_start_problems(late) == [
+        "line 2: aws_lambda_powertools is imported before telemetry.coldstart",
+        "lambda_handler is not wrapped in cold_start",
+    ]
+    inner = tmp_path / "inner.py"
+    inner.write_text(
+        "from telemetry.coldstart import cold_start\n@other\n@cold_start\ndef lambda_handler(event, context):\n"
+        "    return {}\n"
+    )
+    assert cold_start_problems(inner) == ["lambda_handler is not wrapped in cold_start"]
+    missing = tmp_path / "missing.py"
+    missing.write_text("from x import entrypoint\nlambda_handler = entrypoint(app)\n")
+    assert cold_start_problems(missing) == [
+        "line 1: x is imported before telemetry.coldstart",
+        "does not import telemetry.coldstart",
+        "lambda_handler is not wrapped in cold_start",
+    ]
 
 
 def test_handlers_import_no_boto3() -> None:

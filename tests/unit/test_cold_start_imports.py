@@ -67,3 +67,19 @@ print(json.dumps({"boto3": "boto3" in sys.modules, "one_session": aws_clients._s
 """
     )
     assert out == {"boto3": False, "one_session": True, "services": ["sqs", "dynamodb"]}
+
+
+def test_the_writer_loads_no_asyncio_and_no_powertools_batch_utility() -> None:
+    # powertools' batch module imports asyncio (its async processor) and every event data class:
+    # ~40 ms of the writer's cold start for a loop over event["Records"]
+    out = _child(
+        f"""
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("writer_app", {str(REPO / "functions" / "writer" / "app.py")!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps({{"heavy": sorted(m for m in ("asyncio", "aws_lambda_powertools.utilities.batch",
+                   "aws_lambda_powertools.utilities.data_classes") if m in sys.modules)}}))
+"""
+    )
+    assert out == {"heavy": []}

@@ -158,3 +158,9 @@ def settings() -> Settings:
     """Parsed once per execution environment (tests that change the environment call
     ``settings.cache_clear()``, as the local stack does when it starts)."""
     return Settings.from_env()
+
+
+def on_lambda() -> bool:
+    """True in a Lambda execution environment (the runtime sets ``LAMBDA_TASK_ROOT``), not in tests
+    or the local stack's in-process functions: what :mod:`telemetry.coldstart` keys on."""
+    return bool(os.environ.get("LAMBDA_TASK_ROOT"))

@@ -5,7 +5,8 @@ boto3 adds nothing to a low-level client (its session only registers resource an
 customizations, and this code uses neither), yet ``import boto3`` costs a cold start its
 ``boto3.session`` / ``boto3.compat`` / ``s3transfer`` imports (docs/performance.md). One shared
 session also means one loader: the endpoint data and retry rules are parsed once per execution
-environment, however many clients an adapter set creates.
+environment, however many clients an adapter set creates, and its data loader is
+:mod:`telemetry.adapters.botocore_data`'s (no scan of every service folder, orjson parsing).
 
 botocore sessions are not thread-safe (creating clients races on the loaders and the credential
 resolver; boto3's docs: "Session objects are not thread safe"); the clients themselves are. One
@@ -35,7 +36,10 @@ def aws_client(service: str, **kwargs: Any) -> Any:
         if _session is None:
             import botocore.session
 
+            from telemetry.adapters.botocore_data import install
+
             _session = botocore.session.get_session()
+            install(_session)
         return _session.create_client(service, **kwargs)
 
 
