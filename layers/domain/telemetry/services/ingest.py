@@ -233,11 +233,13 @@ def _typed(plans: dict[str, _Plan]) -> _Typed | None:
             ("metrics", Annotated[dict[names, value], meta(min_length=1)]),
         ],
         forbid_unknown_fields=True,
+        gc=False,  # a timestamp and a dict of scalars cannot form a cycle: 1,000 fewer tracked objects
     )
     body = msgspec.defstruct(
         "Frames",
         [("frames", Annotated[list[frame], meta(min_length=1, max_length=MAX_FRAMES)])],
         forbid_unknown_fields=True,
+        gc=False,
     )
     return _Typed(
         msgspec.json.Decoder(body), msgspec.MsgspecError, metrics, len(value_types) > 1, msgspec.structs.astuple
