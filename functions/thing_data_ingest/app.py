@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from telemetry.coldstart import cold_start
@@ -69,7 +68,7 @@ app = build_app(validation=False)  # one path parameter, a body the service pars
 def ingest_frames(thingId: str) -> Response[str]:
     result = container().ingest.ingest(principal(app), thingId, json_body(app))
     metrics.add_metric(name="FramesAccepted", unit=MetricUnit.Count, value=result.framesIngested)
-    return json_response(200, asdict(result))
+    return json_response(200, result)  # orjson writes the dataclass itself: asdict's deep copy was ~40 µs
 
 
 lambda_handler = cold_start(entrypoint(app, max_body_bytes=INGEST_MAX_BODY_BYTES))

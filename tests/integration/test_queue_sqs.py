@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
+from botocore.validate import ParamValidationDecorator
 from moto import mock_aws
 from telemetry.adapters.queue_sqs import SqsReadingQueue, split_batch
 from telemetry.errors import PayloadTooLarge, Unavailable
@@ -123,6 +124,15 @@ def test_queue_outage_is_unavailable() -> None:
         stub.add_client_error("send_message", "AWS.SimpleQueueService.ServiceUnavailable", http_status_code=503)
         with pytest.raises(Unavailable):
             SqsReadingQueue("https://sqs.us-east-1.amazonaws.com/123456789012/readings", client).enqueue(batch(1))
+
+
+def test_the_adapters_own_client_skips_parameter_validation_and_still_sends(sqs: tuple[Any, str]) -> None:
+    client, url = sqs
+    queue = SqsReadingQueue(url)
+    # botocore wraps the serializer of a validating client (botocore.client / botocore.validate)
+    assert not isinstance(queue.client._serializer, ParamValidationDecorator)  # type: ignore[attr-defined]
+    queue.enqueue(batch(3, batch_id="own"))
+    assert [(b.batch_id, len(b)) for b in drain(client, url)] == [("own", 3)]
 
 
 def test_missing_queue_is_unavailable(sqs: tuple[Any, str]) -> None:
