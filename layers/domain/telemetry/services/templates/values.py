@@ -7,6 +7,7 @@ to type checks and dict lookups; the general (slow) rules are delegated to
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -66,7 +67,14 @@ Converter = Callable[[Any], Any]
 
 def pointer_parts(pointer: str) -> list[str]:
     """Validate an RFC 6901 pointer with :mod:`jsonpointer` and return its unescaped tokens."""
-    return list(JsonPointer(pointer).parts)
+    return list(_parts(pointer))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parts(pointer: str) -> tuple[str, ...]:
+    """Parsed once per pointer text (every apply of a template reads the same pointers; a
+    ``JsonPointer`` costs a regex and a list per token). An invalid pointer raises, uncached."""
+    return tuple(JsonPointer(pointer).parts)
 
 
 def pointer_error(pointer: str) -> str | None:
