@@ -23,12 +23,10 @@ from telemetry.models.templates import Transform
 from telemetry.services.templates.limits import MAX_PAYLOAD_BYTES, MAX_TIMESTAMP_MS
 from telemetry.services.templates.report import ApplyReport, Reading
 from telemetry.services.templates.values import (
-    EPOCH_NAIVE,
-    EPOCH_UTC,
-    HALF_MS,
+    EPOCH_NAIVE_HALF,
+    EPOCH_UTC_HALF,
     INVALID_DEFAULT,
     MISSING,
-    ONE_MS,
     Converter,
     Getter,
     InvalidValueError,
@@ -209,10 +207,8 @@ def map_records(
         "MISSING": MISSING,
         "FROMISO": datetime.fromisoformat,
         "UTC": UTC,
-        "EPOCH": EPOCH_UTC,
-        "NAIVE": EPOCH_NAIVE,
-        "HALF": HALF_MS,
-        "MS": ONE_MS,
+        "EPOCH": EPOCH_UTC_HALF,
+        "NAIVE": EPOCH_NAIVE_HALF,
         "MAXTS": latest,
         "InvalidValueError": InvalidValueError,
         "absent": absent,
@@ -245,12 +241,29 @@ def compile_factory(lines: list[str], filename: str, cache: dict[Any, Any], shap
     return factory
 
 
+#: per fast-path kind (``values.fast_path``): the inline test of field ``{i}``'s raw value ``r{i}``
+#: and the stored value when it passes (the ``enum`` test binds ``c{i}``, the code)
+_FAST_TESTS = {
+    "type": ("type(r{i}) is P{i}", "r{i}"),
+    "int": ("type(r{i}) is int and -9223372036854775808 <= r{i} <= 9223372036854775807", "r{i}"),
+    "str": ("type(r{i}) is str and r{i}", "r{i}"),
+    "enum": ("type(r{i}) is str and (c{i} := P{i}.get(r{i})) is not None", "c{i}"),
+    "div": ("type(r{i}) is int", "r{i} / P{i}"),
+}
+
+
 def _loop_factory(shape: tuple[bool, bool, tuple[tuple[bool, str, bool], ...]]) -> Any:
     """Generate (once per shape) the unrolled record loop for object records.
 
     The generated source contains only fixed code and numbered names (``K0``, ``C0`` ...); every
     template-supplied value (keys, metric ids, tables, converters) is passed in as an argument, so
     nothing from a template is ever compiled as code.
+
+    Per record it reads every field's raw value first (``r0``, ``r1`` ...; reads have no effects).
+    When every field has a fast path and all of them pass, the values are built as one dict
+    display; otherwise each field goes its own way (fast path, absent, converter), in mapping
+    order, exactly as before. A record's timestamp is ISO 8601 arithmetic inline for UTC / naive
+    values (``values.ts_iso8601``'s), anything else through ``PARSE``.
     """
     factory = _FACTORIES.get(shape)
     if factory is not None:
@@ -266,8 +279,6 @@ def _loop_factory(shape: tuple[bool, bool, tuple[tuple[bool, str, bool], ...]]) 
         "UTC",
         "EPOCH",
         "NAIVE",
-        "HALF",
-        "MS",
         "MAXTS",
         "InvalidValueError",
         "absent",
@@ -279,6 +290,7 @@ def _loop_factory(shape: tuple[bool, bool, tuple[tuple[bool, str, bool], ...]]) 
     lines = [
         f"def factory({', '.join(params)}):",
         "    def run(records, skip, merged):",
+        "        setdefault = merged.setdefault",
         "        for index, rec in enumerate(records):",
         "            if type(rec) is not dict:",
         "                generic(index, rec)",
@@ -288,20 +300,23 @@ def _loop_factory(shape: tuple[bool, bool, tuple[tuple[bool, str, bool], ...]]) 
         "                skip(index, 'missing_timestamp')",
         "                continue",
     ]
-    if ts_iso:  # ts_iso8601 inlined for the common UTC case (same arithmetic), the rest through PARSE
+    if ts_iso:  # ts_iso8601 inlined for the UTC / naive cases (same arithmetic), the rest through PARSE
+        arithmetic = [
+            "                ts = td.days * 86400000 + td.seconds * 1000 + td.microseconds // 1000",
+            "                if not 0 <= ts <= MAXTS:",
+            "                    ts = None",
+        ]
         lines += [
             "            try:",
             "                dt = FROMISO(raw_ts)",
             "            except (TypeError, ValueError):",
             "                dt = None",
             "            if dt is not None and (tz := dt.tzinfo) is UTC:",
-            "                ts = (dt - EPOCH + HALF) // MS",
-            "                if not 0 <= ts <= MAXTS:",
-            "                    ts = None",
+            "                td = dt - EPOCH",
+            *arithmetic,
             "            elif dt is not None and tz is None:",
-            "                ts = (dt - NAIVE + HALF) // MS",
-            "                if not 0 <= ts <= MAXTS:",
-            "                    ts = None",
+            "                td = dt - NAIVE",
+            *arithmetic,
             "            else:",
             "                ts = PARSE(raw_ts)",
         ]
@@ -311,45 +326,51 @@ def _loop_factory(shape: tuple[bool, bool, tuple[tuple[bool, str, bool], ...]]) 
         "            if ts is None:",
         "                skip(index, 'invalid_timestamp', raw_ts, with_value=True)",
         "                continue",
-        "            values = {}",
     ]
+    tests: list[tuple[str, str] | None] = []
     for i, (by_key, kind, has_offset) in enumerate(field_shapes):
         if by_key:
             lines += [
                 "            try:",
-                f"                raw = rec[K{i}]",
+                f"                r{i} = rec[K{i}]",
                 "            except KeyError:",
-                "                raw = MISSING",
+                f"                r{i} = MISSING",
             ]
         else:
-            lines.append(f"            raw = G{i}(rec)")
-        fast = {
-            "type": (f"type(raw) is P{i}", "raw"),
-            "int": ("type(raw) is int and -9223372036854775808 <= raw <= 9223372036854775807", "raw"),
-            "enum": (f"type(raw) is str and (code := P{i}.get(raw)) is not None", "code"),
-            "div": ("type(raw) is int", f"raw / P{i} + Q{i}" if has_offset else f"raw / P{i}"),
-        }.get(kind)
+            lines.append(f"            r{i} = G{i}(rec)")
+        test = _FAST_TESTS.get(kind)
+        if test is not None and kind == "div" and has_offset:
+            test = (test[0], f"{test[1]} + Q{i}")
+        tests.append(None if test is None else (test[0].format(i=i), test[1].format(i=i)))
+    indent = "            "
+    if n and all(tests):
+        lines += [
+            f"            if {' and '.join(t[0] for t in tests if t)}:",
+            f"                values = {{{', '.join(f'M{i}: {t[1]}' for i, t in enumerate(tests) if t)}}}",
+            "            else:",
+        ]
+        indent += "    "
+    lines.append(f"{indent}values = {{}}")
+    for i, test in enumerate(tests):
         keyword = "if"
-        if fast is not None:
-            lines += [f"            if {fast[0]}:", f"                values[M{i}] = {fast[1]}"]
+        if test is not None:
+            lines += [f"{indent}if {test[0]}:", f"{indent}    values[M{i}] = {test[1]}"]
             keyword = "elif"
         lines += [
-            f"            {keyword} raw is MISSING or raw is None:",
-            f"                absent(M{i}, D{i}, values)",
-            "            else:",
-            "                try:",
-            f"                    values[M{i}] = C{i}(raw)",
-            "                except InvalidValueError as exc:",
-            f"                    bad(M{i}, exc.reason)",
+            f"{indent}{keyword} r{i} is MISSING or r{i} is None:",
+            f"{indent}    absent(M{i}, D{i}, values)",
+            f"{indent}else:",
+            f"{indent}    try:",
+            f"{indent}        values[M{i}] = C{i}(r{i})",
+            f"{indent}    except InvalidValueError as exc:",
+            f"{indent}        bad(M{i}, exc.reason)",
         ]
     lines += [
-        "            if not values:",
-        "                skip(index, 'no_metric_values')",
-        "                continue",
-        "            existing = merged.get(ts)",
-        "            if existing is None:",
-        "                merged[ts] = values",
-        "            else:",
+        f"{indent}if not values:",
+        f"{indent}    skip(index, 'no_metric_values')",
+        f"{indent}    continue",
+        "            existing = setdefault(ts, values)",
+        "            if existing is not values:",
         "                existing.update(values)",
         "    return run",
     ]
