@@ -14,6 +14,7 @@ from devstack.sensors_cli import register
 from devstack.stack import LocalStack
 
 from tests.contract.ambiquality.stack import eventually, issue_key, register_sensor, running_stack
+from tests.support import callers_stdout
 
 pytestmark = pytest.mark.e2e
 
@@ -38,8 +39,9 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
     parser = argparse.ArgumentParser(prog="telemetry-dev")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["sensors", *argv])
-    code = args.func(args)
-    out, err = capsys.readouterr()
+    with callers_stdout() as stdout:
+        code = args.func(args)
+    out, err = stdout.getvalue(), capsys.readouterr().err
     return code, json.loads(out) if out.strip() else None, err
 
 

@@ -3,13 +3,11 @@ every reading stored exactly once), simulate, tail, things, templates test, keys
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ import pytest
 import telemetry_client.cli as cli
 from telemetry_client import Client
 
-from tests.support import REPO, eventually
+from tests.support import REPO, callers_stdout, eventually
 
 pytestmark = pytest.mark.e2e
 T0 = 1718884800000
@@ -77,33 +75,11 @@ def new_thing(api: Client, *names: str) -> tuple[str, list[str]]:
     return thing["id"], [m["name"] for m in metrics]
 
 
-class _CallerOnly(io.TextIOBase):
-    """``sys.stdout`` while the CLI runs: what the calling thread writes is the CLI's output; what
-    other threads write goes where it went before. The local stack's functions run in this
-    process's threads (the gateway's, the writer's poller), and powertools prints a function's
-    metrics to ``sys.stdout`` as EMF lines; in a separate process, as for a user, they never reach
-    the CLI's stdout. Without this a writer's EMF line landed in a parsed answer now and then
-    (``Extra data: line 2 column 1 (char 268)`` in a fresh-clone run)."""
-
-    def __init__(self, other: Any) -> None:
-        self.caller, self.other, self.text = threading.current_thread(), other, io.StringIO()
-
-    def write(self, s: str) -> int:
-        return (self.text if threading.current_thread() is self.caller else self.other).write(s)
-
-    def flush(self) -> None:
-        self.other.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    stdout = _CallerOnly(sys.stdout)
-    with contextlib.redirect_stdout(stdout):
+    with callers_stdout() as stdout:
         code = cli.main(list(argv))
     _, err = capsys.readouterr()
-    return code, stdout.text.getvalue(), err
+    return code, stdout.getvalue(), err
 
 
 def stored(api: Client, thing: str, start: int, end: int) -> list[dict[str, Any]]:
