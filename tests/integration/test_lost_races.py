@@ -32,7 +32,7 @@ VERSIONED = "ver = :ver"
 
 
 @contextmanager
-def another_writer_always_wins(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def another_writer_always_wins() -> Iterator[list[str]]:
     """Bump the stored ``ver`` of every item a versioned write is about to replace; yields the keys bumped."""
     raw = boto3.client("dynamodb", region_name="us-east-1")
     bumped: list[str] = []
@@ -63,14 +63,14 @@ def another_writer_always_wins(monkeypatch: pytest.MonkeyPatch) -> Iterator[list
                     bump(action["Put"]["TableName"], action["Put"])
         return send(client, operation, params)
 
-    with monkeypatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch:
         # every client, whenever it was created (a client copies its session's event hooks at creation)
         patch.setattr(BaseClient, "_make_api_call", racing)
         yield bumped
 
 
 def assert_conflict(platform: Platform, method: str, path: str, body: Any, key: str) -> None:
-    with pytest.MonkeyPatch.context() as monkeypatch, another_writer_always_wins(monkeypatch) as bumped:
+    with another_writer_always_wins() as bumped:
         answer = platform.call(method, path, body, key=key)
     assert bumped, "the route made no versioned write"
     assert answer.status == 409, (answer.status, answer.body)
@@ -83,6 +83,11 @@ def ok(platform: Platform, method: str, path: str, body: Any, key: str) -> Any:
     answer = platform.call(method, path, body, key=key)
     assert answer.status in (200, 201), (method, path, answer.status, answer.body)
     return answer.body
+
+
+def new_metric(platform: Platform, key: str) -> str:
+    body = {"name": "v", "dataType": "Double", "defaultAggregation": "Last"}
+    return str(ok(platform, "POST", "/v2/definitions/metrics", body, key)["id"])
 
 
 @pytest.fixture
@@ -108,13 +113,7 @@ def test_patching_and_rotating_a_sensor(platform: Platform, key: str) -> None:
 
 
 def test_deleting_a_template(platform: Platform, key: str) -> None:
-    metric = ok(
-        platform,
-        "POST",
-        "/v2/definitions/metrics",
-        {"name": "v", "dataType": "Double", "defaultAggregation": "Last"},
-        key,
-    )["id"]
+    metric = new_metric(platform, key)
     spec = {
         "recordsPointer": "/r",
         "timestamp": {"source": {"pointer": "/ts"}, "format": "epoch_ms"},
@@ -127,13 +126,7 @@ def test_deleting_a_template(platform: Platform, key: str) -> None:
 
 
 def test_adding_a_thing_type_version(platform: Platform, key: str) -> None:
-    metric = ok(
-        platform,
-        "POST",
-        "/v2/definitions/metrics",
-        {"name": "v", "dataType": "Double", "defaultAggregation": "Last"},
-        key,
-    )["id"]
+    metric = new_metric(platform, key)
     created = ok(platform, "POST", "/v2/definitions/thing-types", {"displayName": "T", "metricIds": [metric]}, key)
     path = f"/v2/definitions/thing-types/{created['thingTypeId']}"
     assert_conflict(platform, "POST", f"{path}/versions", {"metricIds": [metric]}, key)
